@@ -1,0 +1,12 @@
+"""sknet: scikit-learn estimators for Keras neural networks.
+
+>>> from sknet import NetClassifier, NetRegressor
+"""
+
+__version__ = "0.1.0"
+
+from ._classifier import NetClassifier
+from ._history import History
+from ._regressor import NetRegressor
+
+__all__ = ["NetClassifier", "NetRegressor", "History", "__version__"]

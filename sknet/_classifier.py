@@ -1,0 +1,223 @@
+"""NetClassifier: a Keras network as a scikit-learn classifier."""
+
+import warnings
+
+from sklearn.base import ClassifierMixin
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils._param_validation import StrOptions
+
+from ._base import BaseNet
+from ._encoding import ClassifierTarget
+
+
+class NetClassifier(ClassifierMixin, BaseNet):
+    """A Keras network as a scikit-learn classifier.
+
+    Give it the hidden layers the Keras way; sknet adds the input layer (from
+    ``X``), the output layer and the loss (from ``y``), one-hot encodes the
+    labels inside, and answers with the original labels.
+
+    Parameters
+    ----------
+    layers : list, keras.Sequential, callable or None, default=None
+        The network spec. One of:
+
+        - a list of Keras layer instances, e.g. ``[Dense(64, activation="relu"),
+          Dropout(0.2)]``: templates, never trained or mutated;
+        - a list of serialized layer dicts (``keras.layers.serialize`` form);
+        - a ``keras.Sequential`` (with or without its input and output layers);
+        - a callable ``build(meta, **model_kwargs) -> keras.Model`` that returns a
+          new model; ``meta`` holds ``n_features_in_``, ``input_shape``,
+          ``n_outputs``, ``target_type``, ``output_activation`` and ``classes_``;
+        - ``None``: one hidden ``Dense(100, activation="relu")`` layer.
+
+        If the spec's last layer is a ``Dense`` layer that already fits the
+        target (e.g. ``Dense(n_classes, activation="softmax")``) it is the head;
+        otherwise sknet appends one. Nested keys are parameters:
+        ``layers__0__units``, ``layers__1__rate``.
+    optimizer : str, keras optimizer or class, default="adam"
+        A template: each fit builds a fresh optimizer from it. Its arguments
+        are parameters too: ``optimizer__learning_rate=1e-2``.
+    loss : str, keras loss, callable or None, default=None
+        ``None`` infers it from the head: ``categorical_crossentropy`` for
+        softmax, ``binary_crossentropy`` for sigmoid. ``loss__<arg>`` sets the
+        loss's arguments (e.g. ``loss__label_smoothing=0.1``).
+    metrics : list or None, default=None
+        Keras metrics reported per epoch in ``history_`` (e.g. ``["accuracy"]``).
+    epochs : int, default=100
+        Number of passes over the training data.
+    batch_size : int, default=32
+        Samples per gradient step.
+    validation_split : float, default=0.0
+        Fraction of the training data held out (stratified, drawn with
+        ``random_state``) to report ``val_*`` metrics each epoch.
+    early_stopping : bool, default=False
+        Stop when the monitored loss (``val_loss`` with validation data,
+        ``loss`` otherwise) has not improved for ``patience`` epochs, and
+        restore the best weights.
+    patience : int, default=10
+        Epochs without improvement before early stopping.
+    callbacks : list of keras.callbacks.Callback or None, default=None
+        Templates: each fit uses fresh copies.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, ``{label: weight}`` with the
+        original labels.
+    warm_start : bool, default=False
+        If True, ``fit`` continues from the current weights and optimizer
+        state instead of building a new network.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, shuffling and
+        ``validation_split``. An int makes fits reproducible, in the same and
+        in a new process, without touching global random state.
+    verbose : {0, 1, 2}, default=0
+        0 silent, 1 progress bar, 2 one line per epoch.
+    **kwargs
+        ``optimizer__<arg>``, ``loss__<arg>`` and ``model__<arg>`` (arguments
+        of a callable spec) parameters.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (label indices for multilabel and one-hot targets).
+    model_ : keras.Model
+        The trained network.
+    history_ : sknet.History
+        Per-epoch ``loss``, metrics and ``val_*`` metrics, across warm-started
+        fits and ``partial_fit`` calls; ``history_.to_frame()`` gives a
+        DataFrame.
+    n_iter_ : int
+        Epochs run by the last ``fit`` (fewer than ``epochs`` after early stopping).
+    n_features_in_ : int
+        Number of features seen during fit (``X.shape[1]``).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a pandas ``X`` (only set when they are all strings).
+    input_shape_ : tuple of int
+        Per-sample shape of ``X`` seen during fit.
+
+    See Also
+    --------
+    NetRegressor : The regressor counterpart.
+    sklearn.neural_network.MLPClassifier : scikit-learn's own MLP (CPU only).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from keras.layers import Dense, Dropout
+    >>> from sknet import NetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = make_pipeline(
+    ...     StandardScaler(),
+    ...     NetClassifier([Dense(32, activation="relu"), Dropout(0.1)],
+    ...                   epochs=30, random_state=0),
+    ... )
+    >>> clf.fit(X, y).score(X, y) > 0.9
+    True
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints = {
+        **BaseNet._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        layers=None,
+        *,
+        optimizer="adam",
+        loss=None,
+        metrics=None,
+        epochs=100,
+        batch_size=32,
+        validation_split=0.0,
+        early_stopping=False,
+        patience=10,
+        callbacks=None,
+        class_weight=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            layers,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_split=validation_split,
+            early_stopping=early_stopping,
+            patience=patience,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.class_weight = class_weight
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _make_target(self):
+        return ClassifierTarget(self.loss)
+
+    def _validate_y(self, y, reset):
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=4,
+            )
+            y = y.ravel()
+        return y
+
+    def _set_target_attributes(self, target):
+        self.classes_ = target.classes_
+
+    def _class_weight(self, target, y):
+        if self.class_weight is None:
+            return None
+        return target.class_sample_weight(self.class_weight, y)
+
+    def _split_stratify(self, y):
+        return y if y.ndim == 1 else None
+
+    def predict_proba(self, X):
+        """Class probabilities for ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            One column per class of ``classes_`` (two for a binary target);
+            per-label probabilities for a multilabel target.
+        """
+        out = self._forward(X)
+        return self.target_.proba(out)
+
+    def predict(self, X):
+        """Predict labels for ``X``, in the form ``y`` was given to ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Labels from ``classes_``; a 0/1 matrix for a multilabel target and
+            a one-hot matrix for a one-hot target.
+        """
+        out = self._forward(X)
+        return self.target_.decode(out)

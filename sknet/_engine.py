@@ -1,0 +1,442 @@
+"""Training and inference engine: the only module that knows TensorFlow performance tricks.
+
+Why it is faster than ``model.fit`` / ``model.predict``
+-------------------------------------------------------
+* The data is converted to tensors once per fit; an epoch is shuffled by an
+  index permutation and gathered batch by batch *inside* one ``tf.function``
+  call (a graph ``while`` loop), so there is no per-step Python or
+  ``tf.data`` overhead.
+* Traced functions are cached by *signature* (architecture, input spec, loss,
+  optimizer class and non-learning-rate settings, metrics). A :class:`Trainer`
+  owns a working copy of the model and its optimizer; each fit loads its fresh
+  initial weights into it, so cross-validation folds and grid-search candidates
+  that change only the data, the learning rate, the epochs or the batch size
+  re-use one trace instead of paying for a new one.
+* ``predict`` calls one cached, traced function of the weights
+  (``model.stateless_call``) instead of ``model.predict``, so a one-row
+  prediction costs well under a millisecond.
+
+Per-batch callbacks and ``verbose=1`` are honoured by running the epoch in
+chunks (one batch per chunk for callbacks with batch hooks), on the same
+traced function.
+"""
+
+import json
+import threading
+import weakref
+from collections import OrderedDict
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Cached traced functions. Bounded, so a long-running process that fits many
+# different architectures does not grow without limit.
+_MAX_CACHED = 8
+_TRAINERS = OrderedDict()
+_PREDICTORS = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+# Fast path from a fitted model to its predictor, without recomputing its signature.
+_PREDICTOR_OF_MODEL = weakref.WeakKeyDictionary()
+
+PREDICT_CHUNK = 8192
+
+
+def state_variables(model):
+    """All variables that define a model's behaviour (weights, BN stats, RNG seeds)."""
+    return list(model.trainable_variables) + list(model.non_trainable_variables)
+
+
+def copy_state(source, target):
+    """Assign every state variable of ``source`` to ``target`` (same architecture)."""
+    src, dst = state_variables(source), state_variables(target)
+    if len(src) != len(dst):  # pragma: no cover - guarded by the signature
+        raise RuntimeError("internal error: models of different architecture")
+    for s, d in zip(src, dst):
+        d.assign(s)
+
+
+def _layer_names(config, names):
+    """Collect the names of every layer (input layers included) in a model config."""
+    if isinstance(config, dict):
+        module = config.get("module") or ""
+        inner = config.get("config")
+        if module.startswith("keras.layers") or module.startswith("keras.src.models"):
+            if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+                names.add(inner["name"])
+        for value in config.values():
+            _layer_names(value, names)
+    elif isinstance(config, list):
+        for value in config:
+            _layer_names(value, names)
+    return names
+
+
+def _canonical_model_config(model):
+    """The model's config as JSON, with layer names replaced by placeholders.
+
+    Layer names are auto-generated (``dense_7``) and differ between otherwise
+    identical builds; they must not defeat the cache of traced functions.
+    """
+    config = keras.saving.serialize_keras_object(model)
+    names = _layer_names(config, {layer.name for layer in model.layers} | {model.name})
+    text = json.dumps(config, sort_keys=True, default=str)
+    for i, name in enumerate(sorted(names, key=len, reverse=True)):
+        text = text.replace(json.dumps(name), f'"<layer{i}>"')
+    return text
+
+
+def _config_json(obj):
+    config = keras.saving.serialize_keras_object(obj)
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def model_signature(model, x_spec):
+    return (_canonical_model_config(model), x_spec)
+
+
+def _optimizer_signature(optimizer):
+    config = optimizer.get_config()
+    config.pop("name", None)
+    if not isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        config.pop("learning_rate", None)  # a variable: loaded per fit, not traced
+    return type(optimizer).__name__ + json.dumps(config, sort_keys=True, default=str)
+
+
+def _checkout(cache, key):
+    with _CACHE_LOCK:
+        return cache.pop(key, None)
+
+
+def _checkin(cache, key, item):
+    with _CACHE_LOCK:
+        cache[key] = item
+        cache.move_to_end(key)
+        while len(cache) > _MAX_CACHED:
+            cache.popitem(last=False)
+
+
+def clear_caches():
+    """Forget every cached trainer and predictor (frees their graphs)."""
+    with _CACHE_LOCK:
+        _TRAINERS.clear()
+        _PREDICTORS.clear()
+        _PREDICTOR_OF_MODEL.clear()
+
+
+# --------------------------------------------------------------------------- predict
+
+
+class Predictor:
+    """A traced ``outputs = f(weights, x)`` shared by every model of one architecture."""
+
+    def __init__(self, model, x_spec):
+        self.template = model
+        weights = [tf.TensorSpec(v.shape, v.dtype) for v in model.trainable_variables]
+        others = [tf.TensorSpec(v.shape, v.dtype) for v in model.non_trainable_variables]
+        template = self.template
+
+        def forward(trainable, non_trainable, x):
+            out, _ = template.stateless_call(trainable, non_trainable, x, training=False)
+            return out
+
+        # A closure per predictor: TensorFlow's retracing heuristics count calls
+        # per Python function, and each architecture legitimately traces once.
+        self._fn = tf.function(
+            forward, input_signature=[weights, others, tf.TensorSpec(*x_spec)], autograph=False
+        )
+
+    def __call__(self, model, x):
+        trainable = [v.value for v in model.trainable_variables]
+        others = [v.value for v in model.non_trainable_variables]
+        if len(x) == 1:
+            # A one-row matmul takes a matrix-vector kernel whose rounding differs
+            # from the matrix-matrix one; two rows keep predictions independent of
+            # how a data set is split into calls.
+            return self._fn(trainable, others, np.repeat(x, 2, axis=0)).numpy()[:1]
+        if len(x) <= PREDICT_CHUNK:
+            return self._fn(trainable, others, x).numpy()
+        return np.concatenate(
+            [
+                self._fn(trainable, others, x[i : i + PREDICT_CHUNK]).numpy()
+                for i in range(0, len(x), PREDICT_CHUNK)
+            ]
+        )
+
+
+def predictor_for(model, x_spec):
+    """Return the cached :class:`Predictor` for this architecture and input spec."""
+    predictor = _PREDICTOR_OF_MODEL.get(model)
+    if predictor is not None:
+        return predictor
+    predictor = _predictor_for_signature(model, x_spec)
+    _PREDICTOR_OF_MODEL[model] = predictor
+    return predictor
+
+
+def _predictor_for_signature(model, x_spec):
+    key = model_signature(model, x_spec)
+    with _CACHE_LOCK:
+        predictor = _PREDICTORS.get(key)
+        if predictor is not None:
+            _PREDICTORS.move_to_end(key)
+            return predictor
+    with _seeded_build():
+        predictor = Predictor(keras.models.clone_model(model), x_spec)
+    _checkin(_PREDICTORS, key, predictor)
+    return predictor
+
+
+# --------------------------------------------------------------------------- train
+
+
+def _has_batch_hooks(callback):
+    base = keras.callbacks.Callback
+    return any(
+        getattr(type(callback), hook) is not getattr(base, hook)
+        for hook in ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    )
+
+
+class Trainer:
+    """A working model, its optimizer, loss and metrics, and their traced functions.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model of the target architecture; the trainer builds its own copy.
+    optimizer, loss : keras objects (fresh, owned by the trainer)
+    metrics : list of keras.metrics.Metric (fresh, owned by the trainer)
+    x_spec, y_spec : (shape, dtype) pairs with a ``None`` batch dimension
+    """
+
+    def __init__(self, model, optimizer, loss, metrics, x_spec, y_spec):
+        self.model = keras.models.clone_model(model)
+        self.optimizer = optimizer
+        self.loss = loss
+        self.model.compile(optimizer=optimizer, loss=loss)
+        self.optimizer.build(self.model.trainable_variables)
+        self._optimizer_init = [v.numpy() for v in self.optimizer.variables]
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.metrics = list(metrics)
+        self.val_loss_tracker = keras.metrics.Mean(name="val_loss")
+        self.val_metrics = [type(m).from_config(m.get_config()) for m in self.metrics]
+        data = [
+            tf.TensorSpec(*x_spec),
+            tf.TensorSpec(*y_spec),
+            tf.TensorSpec((None,), tf.float32),
+        ]
+        scalar = tf.TensorSpec((), tf.int32)
+        # Closures, not bound methods: TensorFlow's retracing heuristics count
+        # traces per Python function, and each trainer legitimately traces once.
+        self._run_steps = tf.function(
+            lambda *args: self._steps(*args),
+            input_signature=data + [tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar],
+        )
+        self._evaluate = tf.function(lambda *args: self._eval(*args), input_signature=data + [scalar])
+
+    # -- traced bodies ------------------------------------------------------
+
+    def _step(self, x, y, sw):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            pred = self.model(x, training=True)
+            loss = self.loss(y, pred, sample_weight=sw)
+            if self.model.losses:
+                loss = loss + tf.add_n(self.model.losses)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply(grads, variables)
+        n = tf.shape(x)[0]
+        self.loss_tracker.update_state(loss, sample_weight=tf.cast(n, loss.dtype))
+        for metric in self.metrics:
+            metric.update_state(y, pred)
+
+    def _steps(self, x, y, sw, perm, batch_size, start, stop):
+        n = tf.shape(perm)[0]
+        for i in tf.range(start, stop):
+            lo = i * batch_size
+            idx = perm[lo : tf.minimum(lo + batch_size, n)]
+            self._step(tf.gather(x, idx), tf.gather(y, idx), tf.gather(sw, idx))
+        return stop
+
+    def _eval(self, x, y, sw, batch_size):
+        n = tf.shape(x)[0]
+        steps = (n + batch_size - 1) // batch_size
+        for i in tf.range(steps):
+            lo = i * batch_size
+            hi = tf.minimum(lo + batch_size, n)
+            xb, yb, swb = x[lo:hi], y[lo:hi], sw[lo:hi]
+            pred = self.model(xb, training=False)
+            loss = self.loss(yb, pred, sample_weight=swb)
+            if self.model.losses:
+                loss = loss + tf.add_n(self.model.losses)
+            self.val_loss_tracker.update_state(loss, sample_weight=tf.cast(hi - lo, loss.dtype))
+            for metric in self.val_metrics:
+                metric.update_state(yb, pred)
+        return steps
+
+    # -- state --------------------------------------------------------------
+
+    def load(self, model, optimizer_state=None, learning_rate=None):
+        """Load a model's weights and an optimizer state (or a fresh one)."""
+        copy_state(model, self.model)
+        state = self._optimizer_init if optimizer_state is None else optimizer_state
+        for var, value in zip(self.optimizer.variables, state):
+            var.assign(value)
+        if learning_rate is not None and optimizer_state is None:
+            self.optimizer.learning_rate = learning_rate
+        self.model.stop_training = False
+
+    def optimizer_state(self):
+        return [v.numpy() for v in self.optimizer.variables]
+
+    # -- the loop -----------------------------------------------------------
+
+    def _logs(self, trackers):
+        return {m.name: float(m.result()) for m in trackers}
+
+    def evaluate(self, x, y, sw, batch_size):
+        for m in [self.val_loss_tracker] + self.val_metrics:
+            m.reset_state()
+        self._evaluate(x, y, sw, tf.constant(batch_size, tf.int32))
+        return {
+            ("val_" + m.name if not m.name.startswith("val_") else m.name): float(m.result())
+            for m in [self.val_loss_tracker] + self.val_metrics
+        }
+
+    def fit(self, data, *, epochs, batch_size, rng, callbacks, verbose, validation=None):
+        """Train for up to ``epochs`` epochs.
+
+        Parameters
+        ----------
+        data : tuple of tensors ``(x, y, sample_weight)``
+        rng : numpy.random.RandomState
+            Draws each epoch's shuffle.
+        callbacks : list of keras.callbacks.Callback
+            Fresh callbacks owned by this fit.
+        validation : tuple of tensors or None
+
+        Returns
+        -------
+        history : list of dict
+            One dict of logs per completed epoch.
+        interrupted : bool
+            Whether a KeyboardInterrupt stopped training.
+        """
+        x, y, sw = data
+        n = int(x.shape[0])
+        steps = -(-n // batch_size)
+        chunk = steps
+        if any(_has_batch_hooks(cb) for cb in callbacks):
+            chunk = 1
+        elif verbose == 1:
+            chunk = max(1, steps // 20)
+        cb_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_history=False,
+            add_progbar=verbose in (1, 2),
+            model=self.model,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+        bs = tf.constant(batch_size, tf.int32)
+        history, logs, interrupted = [], {}, False
+        cb_list.on_train_begin()
+        try:
+            for epoch in range(epochs):
+                cb_list.on_epoch_begin(epoch)
+                for m in [self.loss_tracker] + self.metrics:
+                    m.reset_state()
+                perm = tf.constant(rng.permutation(n).astype("int32"))
+                for start in range(0, steps, chunk):
+                    stop = min(start + chunk, steps)
+                    if chunk < steps:
+                        cb_list.on_train_batch_begin(start)
+                    self._run_steps(x, y, sw, perm, bs, tf.constant(start), tf.constant(stop))
+                    if chunk < steps:
+                        cb_list.on_train_batch_end(stop - 1, self._logs([self.loss_tracker]))
+                logs = self._logs([self.loss_tracker] + self.metrics)
+                if validation is not None:
+                    logs.update(self.evaluate(*validation, batch_size=max(batch_size, 1024)))
+                if not np.isfinite(logs["loss"]):
+                    history.append(logs)
+                    return history, "nan"
+                cb_list.on_epoch_end(epoch, logs)
+                history.append(dict(logs))
+                if self.model.stop_training:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        cb_list.on_train_end(logs)
+        return history, ("interrupted" if interrupted else None)
+
+
+def as_float(X):
+    """``X`` as a float32 NumPy array (a copy only when the dtype differs)."""
+    return np.asarray(X, dtype="float32")
+
+
+def as_tensors(X, y, sample_weight):
+    """The ``(x, y, sample_weight)`` tensors a :class:`Trainer` consumes."""
+    return (
+        tf.constant(as_float(X)),
+        tf.constant(np.asarray(y, dtype="float32")),
+        tf.constant(np.asarray(sample_weight, dtype="float32")),
+    )
+
+
+def _spec_of(tensor):
+    return ((None,) + tuple(tensor.shape[1:]), tensor.dtype)
+
+
+def train(model, data, *, optimizer, loss, metrics, optimizer_state, epochs, batch_size,
+          rng, callbacks, verbose, validation=None):
+    """Train ``model`` in place on ``data`` with a cached :class:`Trainer`.
+
+    ``optimizer``, ``loss`` and ``metrics`` are fresh objects of this fit; when
+    a trainer of the same signature is cached, they only contribute their
+    learning rate. ``optimizer_state`` (from an earlier fit) continues training
+    instead of starting the optimizer afresh.
+
+    Returns
+    -------
+    history : list of dict
+    status : None, "nan" or "interrupted"
+        On "nan", ``model`` is left untouched.
+    optimizer_state : list of numpy.ndarray or None
+    """
+    x_spec, y_spec = _spec_of(data[0]), _spec_of(data[1])
+    key = (
+        model_signature(model, x_spec),
+        y_spec,
+        _optimizer_signature(optimizer),
+        _config_json(loss),
+        tuple(_config_json(m) for m in metrics),
+    )
+    trainer = _checkout(_TRAINERS, key)
+    if trainer is None:
+        with _seeded_build():
+            trainer = Trainer(model, optimizer, loss, metrics, x_spec, y_spec)
+    try:
+        schedule = isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+        trainer.load(model, optimizer_state, None if schedule else float(optimizer.learning_rate))
+        history, status = trainer.fit(
+            data, epochs=epochs, batch_size=batch_size, rng=rng, callbacks=callbacks,
+            verbose=verbose, validation=validation,
+        )
+        state = None
+        if status != "nan":
+            copy_state(trainer.model, model)
+            state = trainer.optimizer_state()
+    finally:
+        _checkin(_TRAINERS, key, trainer)
+    return history, status, state
+
+
+def _seeded_build():
+    """Cloning a model draws default seeds; keep the user's Python RNG untouched."""
+    from ._spec import seeded_python_random
+
+    return seeded_python_random(0)

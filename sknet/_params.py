@@ -1,0 +1,161 @@
+"""Resolve compile-time parameters (optimizer, loss, metrics, callbacks) to fresh Keras objects.
+
+Every resolver builds a *new* object from the user's value, which is only a
+template: the optimizer, loss, metric or callback a user passed is never used,
+mutated or shared between fits.
+"""
+
+import copy
+
+import keras
+
+NESTED_PREFIXES = ("optimizer__", "loss__", "model__")
+
+_OPTIMIZER_NAMES = (
+    "adadelta", "adafactor", "adagrad", "adam", "adamw", "adamax", "ftrl",
+    "lamb", "lion", "nadam", "rmsprop", "sgd",
+)
+
+
+def split_nested(params):
+    """Split ``{"optimizer__lr": 1}``-style params by prefix; reject unknown names."""
+    out = {prefix[:-2]: {} for prefix in NESTED_PREFIXES}
+    for key, value in params.items():
+        for prefix in NESTED_PREFIXES:
+            if key.startswith(prefix) and len(key) > len(prefix):
+                out[prefix[:-2]][key[len(prefix):]] = value
+                break
+        else:
+            raise ValueError(
+                f"unknown parameter {key!r}; extra parameters must start with one of "
+                f"{', '.join(p + '<arg>' for p in NESTED_PREFIXES)} or be layers__<index>__<key>."
+            )
+    return out
+
+
+def _check_keys(what, overrides, valid):
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        names = ", ".join(f"{what}__{k}" for k in unknown)
+        raise ValueError(f"{names}: not an argument of the {what}; valid choices are {sorted(valid)}.")
+
+
+def make_optimizer(optimizer, overrides):
+    """A fresh ``keras.optimizers.Optimizer`` from a name, instance or class."""
+    if isinstance(optimizer, str):
+        try:
+            template = keras.optimizers.get(optimizer)
+        except ValueError:
+            raise ValueError(
+                f"unknown optimizer {optimizer!r}; use a Keras optimizer name such as "
+                f"{', '.join(_OPTIMIZER_NAMES)}, or an optimizer instance."
+            ) from None
+    elif isinstance(optimizer, keras.optimizers.Optimizer):
+        template = optimizer
+    elif isinstance(optimizer, type) and issubclass(optimizer, keras.optimizers.Optimizer):
+        template = optimizer()
+    else:
+        raise TypeError(
+            "optimizer must be a Keras optimizer name, instance or class; got "
+            f"{type(optimizer).__name__}."
+        )
+    config = template.get_config()
+    _check_keys("optimizer", overrides, config)
+    config.update(overrides)
+    return type(template).from_config(config)
+
+
+def _camel(name):
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def make_loss(loss, default, overrides):
+    """A fresh ``keras.losses.Loss`` from a name, instance or function."""
+    loss = default if loss is None else loss
+    if isinstance(loss, str):
+        try:
+            resolved = keras.losses.get(loss)
+        except ValueError:
+            raise ValueError(
+                f"unknown loss {loss!r}; use a Keras loss name such as "
+                "'categorical_crossentropy', 'binary_crossentropy', 'mse' or 'mae', "
+                "or a keras.losses.Loss instance."
+            ) from None
+        if isinstance(resolved, keras.losses.Loss):
+            template = resolved
+        else:
+            try:
+                template = keras.losses.get({"class_name": _camel(resolved.__name__), "config": {}})
+            except (ValueError, TypeError):
+                if overrides:
+                    raise ValueError(f"loss {loss!r} takes no loss__<arg> parameters.") from None
+                return keras.losses.LossFunctionWrapper(resolved, name=resolved.__name__)
+    elif isinstance(loss, keras.losses.Loss):
+        template = loss
+    elif callable(loss):
+        if overrides:
+            raise ValueError("a loss function takes no loss__<arg> parameters; use a keras.losses.Loss.")
+        return keras.losses.LossFunctionWrapper(loss, name=getattr(loss, "__name__", "loss"))
+    else:
+        raise TypeError(f"loss must be a Keras loss name, instance or function; got {type(loss).__name__}.")
+    config = template.get_config()
+    _check_keys("loss", overrides, config)
+    config.update(overrides)
+    return type(template).from_config(config)
+
+
+_ACCURACY = {"accuracy", "acc"}
+
+
+def make_metrics(metrics, head_activation, n_outputs, classifier):
+    """Fresh metric objects; ``"accuracy"`` picks the variant the head needs."""
+    out = []
+    for metric in metrics or []:
+        if isinstance(metric, str) and metric in _ACCURACY:
+            if not classifier:
+                raise ValueError("metric 'accuracy' is for classifiers; use e.g. 'mae' or 'r2_score'.")
+            if head_activation == "softmax" and n_outputs > 1:
+                out.append(keras.metrics.CategoricalAccuracy(name="accuracy"))
+            else:
+                out.append(keras.metrics.BinaryAccuracy(name="accuracy"))
+            continue
+        if isinstance(metric, keras.metrics.Metric):
+            out.append(type(metric).from_config(metric.get_config()))
+            continue
+        if isinstance(metric, str):
+            try:
+                resolved = keras.metrics.get(metric)
+            except ValueError:
+                raise ValueError(
+                    f"unknown metric {metric!r}; use a Keras metric name (e.g. 'accuracy', "
+                    "'mae', 'auc') or a keras.metrics.Metric instance."
+                ) from None
+            if isinstance(resolved, keras.metrics.Metric):
+                out.append(type(resolved).from_config(resolved.get_config()))
+            else:
+                out.append(keras.metrics.MeanMetricWrapper(resolved, name=metric))
+            continue
+        if callable(metric):
+            out.append(keras.metrics.MeanMetricWrapper(metric, name=getattr(metric, "__name__", "metric")))
+            continue
+        raise TypeError(f"metrics must be names, keras.metrics.Metric instances or functions; got {type(metric).__name__}.")
+    names = [m.name for m in out]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"metrics {duplicated} are listed twice.")
+    return out
+
+
+def fresh_callbacks(callbacks):
+    """Independent copies of callback templates (their model link is not copied)."""
+    out = []
+    for cb in callbacks or []:
+        if not isinstance(cb, keras.callbacks.Callback):
+            raise TypeError(f"callbacks must be keras.callbacks.Callback instances; got {type(cb).__name__}.")
+        memo = {}
+        model = getattr(cb, "_model", None)
+        if model is not None:
+            memo[id(model)] = None
+        out.append(copy.deepcopy(cb, memo))
+    return out
+

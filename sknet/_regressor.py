@@ -1,0 +1,133 @@
+"""NetRegressor: a Keras network as a scikit-learn regressor."""
+
+from sklearn.base import RegressorMixin
+
+from ._base import BaseNet
+from ._encoding import RegressorTarget
+
+
+class NetRegressor(RegressorMixin, BaseNet):
+    """A Keras network as a scikit-learn regressor.
+
+    The output layer (``Dense(n_outputs)``, linear) and the loss (mean squared
+    error) are inferred from ``y``; single- and multi-output targets are
+    supported. Parameters, fit options and attributes are those of
+    :class:`NetClassifier`, without ``class_weight`` and ``classes_``.
+
+    Parameters
+    ----------
+    layers : list, keras.Sequential, callable or None, default=None
+        The network spec; see :class:`NetClassifier`.
+    optimizer : str, keras optimizer or class, default="adam"
+    loss : str, keras loss, callable or None, default=None
+        ``None`` means ``"mean_squared_error"``.
+    metrics : list or None, default=None
+    epochs : int, default=100
+    batch_size : int, default=32
+    validation_split : float, default=0.0
+    early_stopping : bool, default=False
+    patience : int, default=10
+    callbacks : list of keras.callbacks.Callback or None, default=None
+    warm_start : bool, default=False
+    random_state : int, RandomState instance or None, default=None
+    verbose : {0, 1, 2}, default=0
+    **kwargs
+        ``optimizer__<arg>``, ``loss__<arg>`` and ``model__<arg>`` parameters.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained network.
+    history_ : sknet.History
+        Per-epoch ``loss``, metrics and ``val_*`` metrics.
+    n_iter_ : int
+        Epochs run by the last ``fit`` (fewer than ``epochs`` after early stopping).
+    n_features_in_ : int
+        Number of features seen during fit (``X.shape[1]``).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a pandas ``X`` (only set when they are all strings).
+    input_shape_ : tuple of int
+        Per-sample shape of ``X`` seen during fit.
+
+    See Also
+    --------
+    NetClassifier : The classifier counterpart.
+    sklearn.neural_network.MLPRegressor : scikit-learn's own MLP (CPU only).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from keras.layers import Dense
+    >>> from sknet import NetRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = make_pipeline(
+    ...     StandardScaler(),
+    ...     NetRegressor([Dense(32, activation="relu")], optimizer__learning_rate=0.05,
+    ...                  epochs=30, random_state=0),
+    ... )
+    >>> reg.fit(X, y).score(X, y) > 0.4
+    True
+    """
+
+    def __init__(
+        self,
+        layers=None,
+        *,
+        optimizer="adam",
+        loss=None,
+        metrics=None,
+        epochs=100,
+        batch_size=32,
+        validation_split=0.0,
+        early_stopping=False,
+        patience=10,
+        callbacks=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            layers,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_split=validation_split,
+            early_stopping=early_stopping,
+            patience=patience,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+            **kwargs,
+        )
+
+    def _make_target(self):
+        return RegressorTarget()
+
+    def _validate_y(self, y, reset):
+        if reset:
+            return y
+        outputs = 1 if y.ndim == 1 else y.shape[1]
+        if outputs != self.target_.head.units:
+            raise ValueError(f"y has {outputs} output(s) but the estimator was fitted with {self.target_.head.units}.")
+        return y
+
+    def predict(self, X):
+        """Predict targets for ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The shape follows the ``y`` given to ``fit``.
+        """
+        out = self._forward(X)
+        return self.target_.decode(out)
