@@ -328,6 +328,12 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 "the estimator was left as it was before this fit. Lower the learning "
                 "rate, scale X, or check the data."
             )
+        if reset:  # so that model_.evaluate / model_.fit work as in Keras
+            model.compile(
+                optimizer=_params.make_optimizer(self.optimizer, nested["optimizer"]),
+                loss=loss,
+                metrics=list(self.metrics or []),
+            )
         self.model_ = model
         self.target_ = target
         self._set_target_attributes(target)

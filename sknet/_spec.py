@@ -109,6 +109,9 @@ def layer_configs(spec):
     for item in spec:
         cfg = copy.deepcopy(item) if isinstance(item, dict) else keras.layers.serialize(item)
         cfg.setdefault("config", {})
+        cfg.pop("build_config", None)  # built templates: shapes come from X, not the template
+        if "module" not in cfg and hasattr(keras.layers, cfg["class_name"]):
+            cfg["module"] = "keras.layers"  # short form {"class_name": "Dense", "config": {...}}
         for key in _INPUT_SHAPE_KEYS:
             cfg["config"].pop(key, None)
         configs.append(cfg)
@@ -240,8 +243,19 @@ def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None
                 f"the layers spec cannot be built on input of per-sample shape "
                 f"{tuple(input_shape)}: {exc}"
             ) from exc
+    _check_output_rank(model, input_shape)
     activation = keras.activations.serialize(layers[-1].activation)
     return model, activation
+
+
+def _check_output_rank(model, input_shape):
+    out_shape = tuple(model.outputs[0].shape)
+    if len(out_shape) != 2:
+        raise ValueError(
+            f"the network maps inputs of per-sample shape {tuple(input_shape)} to outputs of "
+            f"shape {out_shape[1:]}; add a Flatten (or pooling) layer so that each sample "
+            "gives a vector."
+        )
 
 
 def _build_from_callable(build, input_shape, head, model_kwargs, meta):
@@ -261,8 +275,9 @@ def _build_from_callable(build, input_shape, head, model_kwargs, meta):
         )
     if not model.built:
         model.build((None,) + tuple(input_shape))
-    out_shape = tuple(model.outputs[0].shape[1:]) if model.outputs else None
-    if out_shape is not None and out_shape != (head.units,):
+    _check_output_rank(model, input_shape)
+    out_shape = tuple(model.outputs[0].shape[1:])
+    if out_shape != (head.units,):
         raise ValueError(
             f"the model returned by the build callable outputs shape {out_shape} but "
             f"the target needs {head.describe()} (output shape ({head.units},))."

@@ -1,0 +1,47 @@
+# sknet developer commands. Everything runs inside a local virtual environment
+# (.venv) that the first command creates; only Python 3.11 and make are needed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.sknet-installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: help install test test-fast demo bench bench-quick docs examples clean
+
+help:
+	@echo "make demo   - set up and run the demo (digits: grid search + cross-validation)"
+	@echo "make test   - set up and run the test suite"
+	@echo "make bench  - run the benchmarks (ratios against Keras, scikit-learn, scikeras)"
+	@echo "make docs   - build the documentation site into site/"
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,plot]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/run_all.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --quick
+
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) site build *.egg-info .pytest_cache

@@ -1,0 +1,142 @@
+"""Targets: raw labels in, original labels out; heads and losses inferred."""
+
+import keras
+import numpy as np
+import pytest
+from keras.layers import Dense
+
+from sknet import NetClassifier, NetRegressor
+
+
+def _fit(X, y, **kw):
+    params = dict(layers=[Dense(16, activation="relu")], epochs=30, random_state=0)
+    params.update(kw)
+    return NetClassifier(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["setosa", "versicolor", "virginica"]),
+        np.array([3, 10, 42]),
+        np.array([-1.0, 0.0, 2.0]),
+        np.array(["a", "b", "c"], dtype=object),
+    ],
+    ids=["str", "noncontiguous-int", "float-labels", "object"],
+)
+def test_multiclass_labels_round_trip(iris, labels):
+    X, y = iris
+    y_labels = labels[y]
+    clf = _fit(X, y_labels)
+    np.testing.assert_array_equal(clf.classes_, np.unique(y_labels))
+    pred = clf.predict(X)
+    assert pred.dtype == y_labels.dtype
+    assert set(pred) <= set(labels)
+    assert clf.score(X, y_labels) > 0.8
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], pred)
+
+
+def test_binary_bool_labels(iris):
+    X, y = iris
+    y_bool = y == 0
+    clf = _fit(X, y_bool)
+    assert clf.model_.layers[-1].units == 1
+    assert clf.model_.layers[-1].activation.__name__ == "sigmoid"
+    assert clf.predict(X).dtype == bool
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    assert clf.score(X, y_bool) > 0.9
+
+
+def test_binary_with_softmax_head(iris):
+    X, y = iris
+    clf = _fit(X, y == 0, layers=[Dense(8, activation="relu"), Dense(2, activation="softmax")])
+    assert clf.model_.layers[-1].units == 2
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    assert clf.score(X, y == 0) > 0.95
+
+
+def test_multilabel_indicator(iris):
+    X, y = iris
+    Y = np.column_stack([y == 0, y == 2, X[:, 0] > 0]).astype(int)
+    clf = _fit(X, Y)
+    assert clf.model_.layers[-1].activation.__name__ == "sigmoid"
+    pred = clf.predict(X)
+    assert pred.shape == Y.shape and set(np.unique(pred)) <= {0, 1}
+    proba = clf.predict_proba(X)
+    assert proba.shape == Y.shape and proba.min() >= 0 and proba.max() <= 1
+    assert (pred == Y).mean() > 0.85
+
+
+def test_one_hot_target_with_categorical_loss(iris):
+    X, y = iris
+    Y = keras.utils.to_categorical(y, 3)
+    clf = _fit(X, Y, loss="categorical_crossentropy")
+    assert clf.model_.layers[-1].activation.__name__ == "softmax"
+    pred = clf.predict(X)
+    assert pred.shape == Y.shape
+    np.testing.assert_array_equal(pred.sum(axis=1), 1)
+    assert clf.score(X, Y) > 0.8
+
+
+def test_column_vector_y_is_raveled_with_warning(iris):
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = iris
+    with pytest.warns(DataConversionWarning):
+        clf = _fit(X, y.reshape(-1, 1), epochs=2)
+    assert clf.predict(X).shape == (len(X),)
+
+
+def test_continuous_target_is_rejected_by_the_classifier(iris):
+    X, _ = iris
+    with pytest.raises(ValueError, match="Unknown label type"):
+        NetClassifier(epochs=1).fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_single_class_is_a_clear_error(iris):
+    X, _ = iris
+    with pytest.raises(ValueError, match="only one class"):
+        NetClassifier(epochs=1).fit(X, np.zeros(len(X)))
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 1.0, 1: 5.0}])
+def test_class_weight(iris, class_weight):
+    X, y = iris
+    clf = _fit(X, y, class_weight=class_weight, epochs=5)
+    assert clf.predict(X).shape == (len(X),)
+
+
+def test_class_weight_shifts_predictions(iris):
+    X, y = iris
+    plain = _fit(X, y, epochs=5)
+    heavy = _fit(X, y, epochs=5, class_weight={2: 50.0})
+    assert (heavy.predict(X) == 2).sum() > (plain.predict(X) == 2).sum()
+
+
+def test_class_weight_with_unknown_label(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="not classes of y"):
+        _fit(X, y, class_weight={7: 2.0}, epochs=1)
+
+
+def test_sample_weight_zero_equals_removal(iris):
+    X, y = iris
+    w = np.ones(len(X))
+    w[::3] = 0
+    a = _fit(X, y, epochs=3).fit(X, y, sample_weight=w)
+    b = _fit(X[w > 0], y[w > 0], epochs=3)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-6)
+
+
+def test_multi_output_regression(regression_data):
+    X, Y = regression_data
+    reg = NetRegressor([Dense(32, activation="relu")], epochs=60, random_state=0).fit(X, Y)
+    assert reg.model_.layers[-1].units == 2
+    pred = reg.predict(X)
+    assert pred.shape == Y.shape and pred.dtype == np.float64
+    assert reg.score(X, Y) > 0.8
+    single = NetRegressor([Dense(8)], epochs=2, random_state=0).fit(X, Y[:, 0])
+    assert single.predict(X).shape == (len(X),)

@@ -1,0 +1,166 @@
+"""Nested parameters: layers__<i>__<key>, optimizer__<arg>, loss__<arg>, model__<arg>."""
+
+import keras
+import numpy as np
+import pytest
+from keras.layers import Dense, Dropout
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sknet import NetClassifier, NetRegressor
+
+
+def spec():
+    return [Dense(64, activation="relu"), Dropout(0.2)]
+
+
+def test_get_params_lists_nested_layer_keys():
+    clf = NetClassifier(spec(), optimizer__learning_rate=0.01)
+    deep = clf.get_params()
+    assert deep["layers__0__units"] == 64
+    assert deep["layers__1__rate"] == 0.2
+    assert deep["optimizer__learning_rate"] == 0.01
+    shallow = clf.get_params(deep=False)
+    assert "layers__0__units" not in shallow and shallow["optimizer__learning_rate"] == 0.01
+
+
+def test_set_params_builds_a_new_spec_and_never_mutates():
+    layers = spec()
+    clf = NetClassifier(layers)
+    clf.set_params(layers__0__units=32, layers__1__rate=0.5)
+    assert layers[0].units == 64 and layers[1].rate == 0.2
+    assert clf.layers is not layers
+    assert clf.layers[0].units == 32 and clf.layers[1].rate == 0.5
+
+
+def test_set_params_on_dict_and_sequential_specs():
+    dicts = [keras.layers.serialize(Dense(8))]
+    clf = NetClassifier(dicts).set_params(layers__0__units=3)
+    assert clf.layers[0]["config"]["units"] == 3 and dicts[0]["config"]["units"] == 8
+    seq = keras.Sequential([keras.Input((4,)), Dense(8), Dense(3, activation="softmax")])
+    clf = NetClassifier(seq).set_params(layers__0__units=5)
+    assert isinstance(clf.layers, keras.Sequential)
+    assert clf.layers.layers[0].units == 5 and seq.layers[0].units == 8
+
+
+def test_set_params_on_default_spec():
+    clf = NetClassifier().set_params(layers__0__units=7)
+    assert clf.layers[0].units == 7
+
+
+def test_round_trip_and_clone():
+    clf = NetClassifier(spec(), optimizer="sgd", optimizer__momentum=0.9, loss__label_smoothing=0.1)
+    params = clf.get_params()
+    clf2 = NetClassifier().set_params(**params)
+    assert clf2.get_params(deep=False).keys() == clf.get_params(deep=False).keys()
+    assert clf2.get_params()["layers__0__units"] == 64
+    cloned = clone(clf)
+    assert cloned.get_params(deep=False)["optimizer__momentum"] == 0.9
+    assert cloned.layers is not clf.layers
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"layers__0__unit": 3}, "valid keys are"),
+        ({"layers__9__units": 3}, "valid indices 0..1"),
+        ({"optimizer__lr_rate": 3}, "valid choices are"),
+        ({"loss__smoothing": 3}, "valid choices are"),
+    ],
+)
+def test_misspelled_nested_keys_raise(iris, params, match):
+    X, y = iris
+    with pytest.raises(ValueError, match=match):
+        NetClassifier(spec(), epochs=1).set_params(**params).fit(X, y)
+
+
+def test_unknown_plain_parameter_raises():
+    with pytest.raises(ValueError, match="Invalid parameter 'epoch'"):
+        NetClassifier().set_params(epoch=3)
+
+
+def test_unknown_extra_init_parameter_raises_at_fit(iris):
+    X, y = iris
+    clf = NetClassifier(epoch=3)
+    with pytest.raises(ValueError, match="unknown parameter 'epoch'"):
+        clf.fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["adamm", "not-an-optimizer"])
+def test_unknown_optimizer(iris, name):
+    X, y = iris
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        NetClassifier(optimizer=name, epochs=1).fit(X, y)
+
+
+def test_unknown_loss_and_metric(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="unknown loss"):
+        NetClassifier(loss="crossentropyy", epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="unknown metric"):
+        NetClassifier(metrics=["acuracy"], epochs=1).fit(X, y)
+
+
+def test_nested_values_reach_the_built_model(iris):
+    X, y = iris
+    clf = NetClassifier(
+        spec(), optimizer="sgd", optimizer__learning_rate=0.05, optimizer__momentum=0.5,
+        loss__label_smoothing=0.2, epochs=1, random_state=0,
+    ).set_params(layers__0__units=12, layers__1__rate=0.4)
+    clf.fit(X, y)
+    assert clf.model_.layers[0].units == 12
+    assert clf.model_.layers[1].rate == 0.4
+    assert clf.model_.optimizer.get_config()["momentum"] == 0.5
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.05)
+    assert clf.model_.loss.get_config()["label_smoothing"] == 0.2
+
+
+def test_grid_search_over_nested_keys(digits):
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(), NetClassifier(spec(), epochs=3, random_state=0))
+    grid = {
+        "netclassifier__layers__0__units": [8, 32],
+        "netclassifier__layers__1__rate": [0.0, 0.3],
+        "netclassifier__optimizer__learning_rate": [1e-3, 1e-2],
+    }
+    search = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    assert set(grid) <= set(search.best_params_)
+    best = search.best_estimator_[-1]
+    assert best.model_.layers[0].units == search.best_params_["netclassifier__layers__0__units"]
+    assert best.model_.layers[1].rate == search.best_params_["netclassifier__layers__1__rate"]
+    lr = float(best.model_.optimizer.learning_rate)
+    assert lr == pytest.approx(search.best_params_["netclassifier__optimizer__learning_rate"])
+    results = search.cv_results_["mean_test_score"]
+    assert np.ptp(results) > 0  # the keys change the model
+
+
+def test_randomized_search_over_whole_values(iris):
+    X, y = iris
+    search = RandomizedSearchCV(
+        NetClassifier(epochs=2, random_state=0),
+        {"optimizer": ["adam", "sgd"], "layers": [spec(), [Dense(4)]], "batch_size": [16, 32]},
+        n_iter=3, cv=2, random_state=0,
+    ).fit(X, y)
+    assert search.best_estimator_.model_ is not None
+
+
+def build(meta, hidden=4):
+    inputs = keras.Input(shape=meta["input_shape"])
+    x = Dense(hidden, activation="relu")(inputs)
+    return keras.Model(inputs, Dense(meta["n_outputs"])(x))
+
+
+def test_model_kwargs_are_searchable(regression_data):
+    X, Y = regression_data
+    search = GridSearchCV(NetRegressor(build, epochs=2, random_state=0), {"model__hidden": [2, 6]}, cv=2).fit(X, Y)
+    assert search.best_params_["model__hidden"] in (2, 6)
+    units = sorted(layer.units for layer in search.best_estimator_.model_.layers if isinstance(layer, Dense))
+    assert search.best_params_["model__hidden"] in units
+
+
+def test_model_kwargs_need_a_callable_spec(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="callable layers spec"):
+        NetClassifier(spec(), model__hidden=3, epochs=1).fit(X, y)
