@@ -308,13 +308,19 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 X_val, target.transform(y_val, units), np.ones(len(X_val), dtype="float32")
             )
 
-        history, status, optimizer_state = _engine.train(
+        if reset:  # so that model_.evaluate / model_.fit work as in Keras
+            model.compile(
+                optimizer=_params.make_optimizer(self.optimizer, nested["optimizer"]),
+                loss=loss,
+                metrics=list(self.metrics or []),
+            )
+        history, status = _engine.train(
             model,
             _engine.as_tensors(X, y_enc, weights),
             optimizer=optimizer,
             loss=loss,
             metrics=metrics,
-            optimizer_state=None if reset else getattr(self, "_optimizer_state", None),
+            continue_optimizer=not reset,
             epochs=epochs,
             batch_size=self.batch_size,
             rng=shuffle_rng,
@@ -328,17 +334,10 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 "the estimator was left as it was before this fit. Lower the learning "
                 "rate, scale X, or check the data."
             )
-        if reset:  # so that model_.evaluate / model_.fit work as in Keras
-            model.compile(
-                optimizer=_params.make_optimizer(self.optimizer, nested["optimizer"]),
-                loss=loss,
-                metrics=list(self.metrics or []),
-            )
         self.model_ = model
         self.target_ = target
         self._set_target_attributes(target)
         self._head_activation = activation
-        self._optimizer_state = optimizer_state
         if reset:
             self.history_ = History()
         for logs in history:

@@ -288,8 +288,25 @@ class Trainer:
             self.optimizer.learning_rate = learning_rate
         self.model.stop_training = False
 
-    def optimizer_state(self):
-        return [v.numpy() for v in self.optimizer.variables]
+    def optimizer_state_of(self, model):
+        """The optimizer variables of ``model`` if they can continue this trainer's, else None."""
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is None or not optimizer.built or type(optimizer) is not type(self.optimizer):
+            return None
+        if len(optimizer.variables) != len(self.optimizer.variables):
+            return None
+        return list(optimizer.variables)
+
+    def save_optimizer_state(self, model):
+        """Copy the optimizer state into ``model.optimizer`` (so that it is saved with it)."""
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is None or type(optimizer) is not type(self.optimizer):
+            return
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        if len(optimizer.variables) == len(self.optimizer.variables):
+            for dst, src in zip(optimizer.variables, self.optimizer.variables):
+                dst.assign(src)
 
     # -- the loop -----------------------------------------------------------
 
@@ -391,21 +408,22 @@ def _spec_of(tensor):
     return ((None,) + tuple(tensor.shape[1:]), tensor.dtype)
 
 
-def train(model, data, *, optimizer, loss, metrics, optimizer_state, epochs, batch_size,
+def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, batch_size,
           rng, callbacks, verbose, validation=None):
     """Train ``model`` in place on ``data`` with a cached :class:`Trainer`.
 
     ``optimizer``, ``loss`` and ``metrics`` are fresh objects of this fit; when
     a trainer of the same signature is cached, they only contribute their
-    learning rate. ``optimizer_state`` (from an earlier fit) continues training
-    instead of starting the optimizer afresh.
+    learning rate. With ``continue_optimizer``, the state saved in
+    ``model.optimizer`` by an earlier fit is continued instead of starting the
+    optimizer afresh. The final optimizer state is saved into
+    ``model.optimizer`` (a compiled model), so it travels with the model.
 
     Returns
     -------
     history : list of dict
     status : None, "nan" or "interrupted"
         On "nan", ``model`` is left untouched.
-    optimizer_state : list of numpy.ndarray or None
     """
     x_spec, y_spec = _spec_of(data[0]), _spec_of(data[1])
     key = (
@@ -421,18 +439,18 @@ def train(model, data, *, optimizer, loss, metrics, optimizer_state, epochs, bat
             trainer = Trainer(model, optimizer, loss, metrics, x_spec, y_spec)
     try:
         schedule = isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
-        trainer.load(model, optimizer_state, None if schedule else float(optimizer.learning_rate))
+        state = trainer.optimizer_state_of(model) if continue_optimizer else None
+        trainer.load(model, state, None if schedule else float(optimizer.learning_rate))
         history, status = trainer.fit(
             data, epochs=epochs, batch_size=batch_size, rng=rng, callbacks=callbacks,
             verbose=verbose, validation=validation,
         )
-        state = None
         if status != "nan":
             copy_state(trainer.model, model)
-            state = trainer.optimizer_state()
+            trainer.save_optimizer_state(model)
     finally:
         _checkin(_TRAINERS, key, trainer)
-    return history, status, state
+    return history, status
 
 
 def _seeded_build():
