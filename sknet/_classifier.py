@@ -110,7 +110,7 @@ class NetClassifier(ClassifierMixin, BaseNet):
     >>> clf = make_pipeline(
     ...     StandardScaler(),
     ...     NetClassifier([Dense(32, activation="relu"), Dropout(0.1)],
-    ...                   epochs=30, random_state=0),
+    ...                   optimizer__learning_rate=0.01, epochs=30, random_state=0),
     ... )
     >>> clf.fit(X, y).score(X, y) > 0.9
     True

@@ -22,6 +22,7 @@ traced function.
 """
 
 import json
+import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -78,12 +79,23 @@ def _canonical_model_config(model):
     Layer names are auto-generated (``dense_7``) and differ between otherwise
     identical builds; they must not defeat the cache of traced functions.
     """
-    config = keras.saving.serialize_keras_object(model)
+    # get_config, not serialize_keras_object: the compile config (learning rate...)
+    # is not part of the architecture.
+    config = {"class_name": type(model).__name__, "config": model.get_config()}
     names = _layer_names(config, {layer.name for layer in model.layers} | {model.name})
-    text = json.dumps(config, sort_keys=True, default=str)
-    for i, name in enumerate(sorted(names, key=len, reverse=True)):
-        text = text.replace(json.dumps(name), f'"<layer{i}>"')
-    return text
+    quoted = {json.dumps(name) for name in names}
+    placeholders = {}
+
+    def canonical(match):
+        token = match.group(0)
+        if token not in quoted:
+            return token
+        return placeholders.setdefault(token, f'"<layer{len(placeholders)}>"')
+
+    return _JSON_STRING.sub(canonical, json.dumps(config, sort_keys=True, default=str))
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def _config_json(obj):

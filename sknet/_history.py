@@ -19,7 +19,7 @@ class History(dict):
     def append(self, logs):
         """Record one epoch's logs."""
         n = self.n_epochs
-        for key in set(self) | set(logs):
+        for key in list(self) + [k for k in logs if k not in self]:
             column = self.setdefault(key, [math.nan] * n)
             column.append(float(logs.get(key, math.nan)))
 

@@ -131,7 +131,7 @@ def make_metrics(metrics, head_activation, n_outputs, classifier):
                     "'mae', 'auc') or a keras.metrics.Metric instance."
                 ) from None
             if isinstance(resolved, keras.metrics.Metric):
-                out.append(type(resolved).from_config(resolved.get_config()))
+                out.append(type(resolved).from_config({**resolved.get_config(), "name": metric}))
             else:
                 out.append(keras.metrics.MeanMetricWrapper(resolved, name=metric))
             continue

@@ -1,0 +1,96 @@
+"""The fast engine: correct against Keras, cache reuse is invisible, thread-safe predict."""
+
+import threading
+
+import keras
+import numpy as np
+from keras.layers import Dense, Dropout
+
+from sknet import NetClassifier, NetRegressor, _engine
+
+
+def test_cached_trainer_gives_the_same_result_as_a_fresh_one(digits):
+    X, y = digits
+    make = lambda: NetClassifier([Dense(32, activation="relu"), Dropout(0.2)], epochs=3, random_state=0)  # noqa: E731
+    _engine.clear_caches()
+    fresh = make().fit(X, y).predict_proba(X)
+    NetClassifier([Dense(32, activation="relu"), Dropout(0.2)], epochs=2, random_state=5).fit(X[:500], y[:500])
+    reused = make().fit(X, y).predict_proba(X)  # same signature: the trainer is reused
+    assert len(_engine._TRAINERS) == 1
+    np.testing.assert_array_equal(fresh, reused)
+
+
+def test_learning_rate_is_not_baked_into_the_cached_trace(iris):
+    X, y = iris
+    _engine.clear_caches()
+    slow = NetClassifier(epochs=3, optimizer__learning_rate=1e-5, random_state=0).fit(X, y)
+    fast = NetClassifier(epochs=3, optimizer__learning_rate=1e-1, random_state=0).fit(X, y)
+    assert len(_engine._TRAINERS) == 1
+    assert fast.history_["loss"][-1] < slow.history_["loss"][-1] - 0.1
+
+
+def test_cache_is_bounded(iris):
+    X, y = iris
+    _engine.clear_caches()
+    for units in range(1, _engine._MAX_CACHED + 4):
+        NetClassifier([Dense(units)], epochs=1, random_state=0).fit(X, y).predict(X)
+    assert len(_engine._TRAINERS) == _engine._MAX_CACHED
+    assert len(_engine._PREDICTORS) == _engine._MAX_CACHED
+
+
+def test_loss_matches_keras_evaluate_on_a_full_batch(iris):
+    X, y = iris
+    clf = NetClassifier(epochs=3, batch_size=len(X), random_state=0).fit(X, y, validation_data=(X, y))
+    loss = clf.model_.evaluate(X, keras.utils.to_categorical(y, 3), batch_size=len(X), verbose=0)
+    assert abs(loss - clf.history_["val_loss"][-1]) < 1e-5
+
+
+def test_concurrent_predict_matches_sequential(digits):
+    X, y = digits
+    clf = NetClassifier([Dense(32, activation="relu")], epochs=2, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    results, errors = [None] * 8, []
+
+    def work(i):
+        try:
+            results[i] = clf.predict_proba(X)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
+
+
+def test_two_estimators_fit_in_two_threads(iris, regression_data):
+    X, y = iris
+    Xr, Yr = regression_data
+    out = {}
+
+    def fit_clf():
+        out["clf"] = NetClassifier(epochs=3, random_state=0).fit(X, y)
+
+    def fit_reg():
+        out["reg"] = NetRegressor(epochs=3, random_state=0).fit(Xr, Yr)
+
+    threads = [threading.Thread(target=fit_clf), threading.Thread(target=fit_reg)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    solo = NetClassifier(epochs=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(out["clf"].predict_proba(X), solo.predict_proba(X))
+    assert out["reg"].predict(Xr).shape == Yr.shape
+
+
+def test_large_predict_is_chunked(digits):
+    X, y = digits
+    clf = NetClassifier(epochs=1, random_state=0).fit(X, y)
+    big = np.tile(X, (6, 1))  # > PREDICT_CHUNK rows
+    assert len(big) > _engine.PREDICT_CHUNK
+    np.testing.assert_array_equal(clf.predict_proba(big)[: len(X)], clf.predict_proba(X))
