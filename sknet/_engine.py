@@ -241,11 +241,16 @@ class Trainer:
         scalar = tf.TensorSpec((), tf.int32)
         # Closures, not bound methods: TensorFlow's retracing heuristics count
         # traces per Python function, and each trainer legitimately traces once.
+        # autograph=False: the loops are explicit tf.while_loops and Keras layers
+        # need no conversion; skipping autograph halves the tracing time.
         self._run_steps = tf.function(
             lambda *args: self._steps(*args),
             input_signature=data + [tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar],
+            autograph=False,
         )
-        self._evaluate = tf.function(lambda *args: self._eval(*args), input_signature=data + [scalar])
+        self._evaluate = tf.function(
+            lambda *args: self._eval(*args), input_signature=data + [scalar], autograph=False
+        )
 
     # -- traced bodies ------------------------------------------------------
 
@@ -266,17 +271,19 @@ class Trainer:
 
     def _steps(self, x, y, sw, perm, batch_size, start, stop):
         n = tf.shape(perm)[0]
-        for i in tf.range(start, stop):
+
+        def body(i):
             lo = i * batch_size
             idx = perm[lo : tf.minimum(lo + batch_size, n)]
             self._step(tf.gather(x, idx), tf.gather(y, idx), tf.gather(sw, idx))
-        return stop
+            return (i + 1,)
+
+        return tf.while_loop(lambda i: i < stop, body, (start,))[0]
 
     def _eval(self, x, y, sw, batch_size):
         n = tf.shape(x)[0]
-        steps = (n + batch_size - 1) // batch_size
-        for i in tf.range(steps):
-            lo = i * batch_size
+
+        def body(lo):
             hi = tf.minimum(lo + batch_size, n)
             xb, yb, swb = x[lo:hi], y[lo:hi], sw[lo:hi]
             pred = self.model(xb, training=False)
@@ -286,7 +293,9 @@ class Trainer:
             self.val_loss_tracker.update_state(loss, sample_weight=tf.cast(hi - lo, loss.dtype))
             for metric in self.val_metrics:
                 metric.update_state(yb, pred)
-        return steps
+            return (hi,)
+
+        return tf.while_loop(lambda lo: lo < n, body, (tf.constant(0),))[0]
 
     # -- state --------------------------------------------------------------
 

@@ -53,6 +53,7 @@ def plot_history(estimator, ax=None, metrics=None):
     """
     try:
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("plot_history needs matplotlib: pip install 'sknet[plot]'") from exc
     import numpy as np
@@ -76,5 +77,6 @@ def plot_history(estimator, ax=None, metrics=None):
             axis.plot(epochs, history["val_" + name], label="validation")
         axis.set_title(name)
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.legend()
     return axes
