@@ -335,6 +335,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 "rate, scale X, or check the data."
             )
         self.model_ = model
+        self._serving = _engine.ServingCache()  # a mutable holder: predict never changes __dict__
         self.target_ = target
         self._set_target_attributes(target)
         self._head_activation = activation
@@ -410,8 +411,10 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         self._check_input_shape(X)
-        predictor = _engine.predictor_for(self.model_, self._x_spec())
-        return predictor(self.model_, _engine.as_float(X))
+        cache = getattr(self, "_serving", None)
+        if cache is None:  # estimators fitted by an older sknet
+            cache = _engine.ServingCache()
+        return cache.predict(self.model_, _engine.as_float(X), self._x_spec())
 
     def _x_spec(self):
         return ((None,) + tuple(self.input_shape_), "float32")

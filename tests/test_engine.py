@@ -94,3 +94,14 @@ def test_large_predict_is_chunked(digits):
     big = np.tile(X, (6, 1))  # > PREDICT_CHUNK rows
     assert len(big) > _engine.PREDICT_CHUNK
     np.testing.assert_array_equal(clf.predict_proba(big)[: len(X)], clf.predict_proba(X))
+
+
+def test_serving_path_predicts_like_the_shared_path(digits):
+    X, y = digits
+    clf = NetClassifier([Dense(32, activation="relu"), Dropout(0.3)], epochs=1, random_state=0).fit(X, y)
+    shared = [clf.predict_proba(X), clf.predict_proba(X[:1])]  # first calls: shared traced function
+    for _ in range(3):
+        clf.predict_proba(X[:2])
+    assert clf._serving.dedicated is not None
+    np.testing.assert_array_equal(clf.predict_proba(X), shared[0])
+    np.testing.assert_array_equal(clf.predict_proba(X[:1]), shared[1])
