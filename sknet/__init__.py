@@ -5,6 +5,10 @@
 
 __version__ = "0.1.0"
 
+from ._parallel import configure_threads as _configure_threads
+
+_configure_threads()  # before TensorFlow starts: thread caps in joblib workers
+
 from ._classifier import NetClassifier
 from ._history import History
 from ._regressor import NetRegressor

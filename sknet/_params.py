@@ -62,6 +62,9 @@ def make_optimizer(optimizer, overrides):
     config = template.get_config()
     _check_keys("optimizer", overrides, config)
     config.update(overrides)
+    # A stable name: TensorFlow keeps state per distinct variable name, and
+    # auto-generated names (adam_1234) would grow memory over many fits.
+    config["name"] = type(template).__name__.lower()
     return type(template).from_config(config)
 
 

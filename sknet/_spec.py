@@ -52,7 +52,7 @@ def seeded_python_random(seed):
 
 def default_layers():
     """Return the default hidden layers (a list of layer instances)."""
-    return [keras.layers.Dense(DEFAULT_HIDDEN_UNITS, activation="relu")]
+    return [keras.layers.Dense(DEFAULT_HIDDEN_UNITS, activation="relu", name="hidden")]
 
 
 def spec_kind(spec):
@@ -139,15 +139,22 @@ def _deserialize(cfg, index):
         ) from exc
 
 
-def _unique_names(configs):
-    """Drop duplicated layer names (e.g. one layer object listed twice)."""
+def _stable_names(configs):
+    """Give every layer a unique name that is the same on every fit.
+
+    Names come from the templates; a layer without one (a dict spec) or a
+    duplicate (one layer object listed twice) gets ``<class>_<index>``.
+    Stable names matter: TensorFlow keeps a little state per distinct
+    variable name, so auto-generated names (``dense_1234``) would grow memory
+    over many fits.
+    """
     seen = set()
-    for cfg in configs:
+    for i, cfg in enumerate(configs):
         name = cfg["config"].get("name")
-        if name in seen:
-            cfg["config"].pop("name")
-        elif name is not None:
-            seen.add(name)
+        if name is None or name in seen:
+            name = f"{cfg['class_name'].lower()}_{i}"
+            cfg["config"]["name"] = name
+        seen.add(name)
     return configs
 
 
@@ -231,11 +238,12 @@ def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None
                 f"the keras.Sequential spec declares input shape {declared} but X has "
                 f"per-sample shape {tuple(input_shape)}."
             )
-        configs = _unique_names(layer_configs(spec))
+        configs = _stable_names(layer_configs(spec))
         layers = [_deserialize(cfg, i) for i, cfg in enumerate(configs)]
         if not (layers and is_head(layers[-1], head)):
             layers.append(head_layer(head))
-        model = keras.Sequential([keras.Input(shape=tuple(input_shape))] + layers)
+        inputs = keras.Input(shape=tuple(input_shape), name="sknet_input")
+        model = keras.Sequential([inputs] + layers, name="sknet_model")
         try:
             model.build((None,) + tuple(input_shape))
         except Exception as exc:
