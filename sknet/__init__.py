@@ -11,6 +11,9 @@ _configure_threads()  # before TensorFlow starts: thread caps in joblib workers
 
 from ._classifier import NetClassifier
 from ._history import History
+from ._parallel import configure_worker_devices as _configure_worker_devices
 from ._regressor import NetRegressor
+
+_configure_worker_devices()  # one GPU per joblib worker, memory growth on
 
 __all__ = ["NetClassifier", "NetRegressor", "History", "__version__"]

@@ -3,6 +3,7 @@
 Data flows one way: validate -> encode -> build -> train -> decode.
 """
 
+import contextlib
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -15,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _engine, _params, _persist, _spec
+from . import _engine, _params, _parallel, _persist, _spec
 from ._encoding import default_loss
 from ._history import History
 
@@ -42,6 +43,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": [StrOptions(set()), Interval(Integral, 0, 2, closed="both")],
+        "distribute": "no_validation",  # checked by sknet._parallel.resolve_strategy
     }
 
     @abstractmethod
@@ -61,6 +63,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         warm_start=False,
         random_state=None,
         verbose=0,
+        distribute=None,
         **kwargs,
     ):
         self.layers = layers
@@ -76,6 +79,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.distribute = distribute
         for key, value in kwargs.items():
             setattr(self, key, value)
 
@@ -287,15 +291,20 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         if not keep.all():
             X, y, weights = X[keep], y[keep] if y.ndim == 1 else y[keep, :], weights[keep]
 
-        if reset:
-            model, activation = self._build(target, X.shape[1:], seed, nested)
-        else:
-            model, activation = self.model_, self._head_activation
-        units = int(model.outputs[0].shape[-1])
-        y_enc = target.transform(y, units)
-        loss_default = default_loss(activation)
-        loss = _params.make_loss(self.loss, loss_default, nested["loss"])
-        metrics = _params.make_metrics(self.metrics, activation, units, target.head.classifier)
+        strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if strategy is not None:  # its variables must live under the strategy
+                optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])
+            if reset:
+                model, activation = self._build(target, X.shape[1:], seed, nested)
+            else:
+                model, activation = self.model_, self._head_activation
+            units = int(model.outputs[0].shape[-1])
+            y_enc = target.transform(y, units)
+            loss = _params.make_loss(self.loss, default_loss(activation), nested["loss"])
+            metrics = _params.make_metrics(self.metrics, activation, units, target.head.classifier)
+            if reset:  # so that model_.evaluate / model_.fit work as in Keras
+                model.compile(optimizer=optimizer, loss=loss, metrics=list(self.metrics or []))
         callbacks = _params.fresh_callbacks(self.callbacks)
         if self.early_stopping:
             monitor = "val_loss" if X_val is not None else "loss"
@@ -304,19 +313,11 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             )
         validation = None
         if X_val is not None:
-            validation = _engine.as_tensors(
-                X_val, target.transform(y_val, units), np.ones(len(X_val), dtype="float32")
-            )
-
-        if reset:  # so that model_.evaluate / model_.fit work as in Keras
-            model.compile(
-                optimizer=_params.make_optimizer(self.optimizer, nested["optimizer"]),
-                loss=loss,
-                metrics=list(self.metrics or []),
-            )
-        history, status = _engine.train(
+            validation = (X_val, target.transform(y_val, units), np.ones(len(X_val), dtype="float32"))
+        train = _engine.train if strategy is None else _engine.train_distributed
+        history, status = train(
             model,
-            _engine.as_tensors(X, y_enc, weights),
+            (X, y_enc, weights),
             optimizer=optimizer,
             loss=loss,
             metrics=metrics,
@@ -327,6 +328,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             callbacks=callbacks,
             verbose=self.verbose,
             validation=validation,
+            strategy=strategy,
         )
         if status == "nan":
             raise FloatingPointError(

@@ -71,6 +71,14 @@ class NetClassifier(ClassifierMixin, BaseNet):
         in a new process, without touching global random state.
     verbose : {0, 1, 2}, default=0
         0 silent, 1 progress bar, 2 one line per epoch.
+    distribute : "mirrored", tf.distribute.Strategy, callable or None, default=None
+        Train one network on several devices under a ``tf.distribute``
+        strategy: ``"mirrored"`` uses every local GPU (or every logical CPU
+        device), a callable returns a strategy (e.g.
+        ``functools.partial(tf.distribute.MirroredStrategy, ["/gpu:0", "/gpu:1"])``;
+        it keeps the estimator picklable, unlike a strategy instance). Training
+        then runs through Keras' ``model.fit`` (sknet's single-device fast path
+        does not apply).
     **kwargs
         ``optimizer__<arg>``, ``loss__<arg>`` and ``model__<arg>`` (arguments
         of a callable spec) parameters.
@@ -140,6 +148,7 @@ class NetClassifier(ClassifierMixin, BaseNet):
         warm_start=False,
         random_state=None,
         verbose=0,
+        distribute=None,
         **kwargs,
     ):
         super().__init__(
@@ -156,6 +165,7 @@ class NetClassifier(ClassifierMixin, BaseNet):
             warm_start=warm_start,
             random_state=random_state,
             verbose=verbose,
+            distribute=distribute,
             **kwargs,
         )
         self.class_weight = class_weight

@@ -457,12 +457,13 @@ def _spec_of(tensor):
 
 
 def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, batch_size,
-          rng, callbacks, verbose, validation=None):
+          rng, callbacks, verbose, validation=None, strategy=None):
     """Train ``model`` in place on ``data`` with a cached :class:`Trainer`.
 
-    ``optimizer``, ``loss`` and ``metrics`` are fresh objects of this fit; when
-    a trainer of the same signature is cached, they only contribute their
-    learning rate. With ``continue_optimizer``, the state saved in
+    ``data`` and ``validation`` are ``(X, y, sample_weight)`` NumPy arrays.
+    ``optimizer`` (the template of this fit: a trainer builds its own copy),
+    ``loss`` and ``metrics`` only shape a new trainer; when a trainer of the
+    same signature is cached, they contribute just their learning rate. With ``continue_optimizer``, the state saved in
     ``model.optimizer`` by an earlier fit is continued instead of starting the
     optimizer afresh. The final optimizer state is saved into
     ``model.optimizer`` (a compiled model), so it travels with the model.
@@ -473,6 +474,8 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
     status : None, "nan" or "interrupted"
         On "nan", ``model`` is left untouched.
     """
+    data = as_tensors(*data)
+    validation = None if validation is None else as_tensors(*validation)
     x_spec, y_spec = _spec_of(data[0]), _spec_of(data[1])
     key = (
         model_signature(model, x_spec),
@@ -484,7 +487,8 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
     trainer = _checkout(_TRAINERS, key)
     if trainer is None:
         with _seeded_build():
-            trainer = Trainer(model, optimizer, loss, metrics, x_spec, y_spec)
+            own = type(optimizer).from_config(optimizer.get_config())
+            trainer = Trainer(model, own, loss, metrics, x_spec, y_spec)
     try:
         schedule = isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
         state = trainer.optimizer_state_of(model) if continue_optimizer else None
@@ -506,3 +510,35 @@ def _seeded_build():
     from ._spec import seeded_python_random
 
     return seeded_python_random(0)
+
+
+def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, batch_size,
+                      rng, callbacks, verbose, validation=None, strategy):
+    """Train ``model`` (built and compiled under ``strategy.scope()``) with Keras' ``model.fit``.
+
+    The fallback for ``distribute=``: Keras splits each batch over the
+    strategy's replicas and all-reduces the gradients. Shuffling is seeded from
+    ``rng``, so results stay reproducible. ``model`` is trained in place.
+    """
+    x, y, sw = data
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    with strategy.scope():
+        if not continue_optimizer or model.optimizer is None:  # (re)compile: fresh optimizer state
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((as_float(x), np.asarray(y, "float32"), np.asarray(sw, "float32")))
+            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+        )
+        val = None
+        if validation is not None:
+            xv, yv, swv = validation
+            val = tf.data.Dataset.from_tensor_slices(
+                (as_float(xv), np.asarray(yv, "float32"), np.asarray(swv, "float32"))
+            ).batch(max(batch_size, 1024))
+        keras_history = model.fit(dataset, epochs=epochs, callbacks=callbacks, verbose=verbose, validation_data=val)
+    logs = keras_history.history
+    history = [{k: float(v[i]) for k, v in logs.items()} for i in range(len(logs.get("loss", [])))]
+    if history and not np.isfinite(history[-1]["loss"]):
+        return history, "nan"
+    return history, None

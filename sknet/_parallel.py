@@ -17,6 +17,7 @@ Rules, in order:
 
 import multiprocessing
 import os
+import warnings
 
 _THREAD_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
@@ -70,3 +71,54 @@ def worker_index():
     name = multiprocessing.current_process().name
     tail = name.rsplit("-", 1)[-1]
     return int(tail) - 1 if tail.isdigit() else 0
+
+
+def configure_worker_devices():
+    """In a joblib worker on a multi-GPU machine: one GPU per worker, memory growth on.
+
+    Workers take GPUs round-robin by worker index. Does nothing outside joblib
+    workers, without GPUs, or once TensorFlow's runtime has started.
+    """
+    if not in_joblib_worker():
+        return None
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    chosen = assign_device(worker_index(), gpus)
+    if chosen is None:
+        return None
+    try:
+        tf.config.set_visible_devices([chosen], "GPU")
+        tf.config.experimental.set_memory_growth(chosen, True)
+    except RuntimeError:  # the runtime already started in this worker
+        warnings.warn("sknet could not pin this joblib worker to one GPU: TensorFlow had started.")
+        return None
+    return chosen
+
+
+def resolve_strategy(distribute):
+    """A ``tf.distribute.Strategy`` from the ``distribute`` parameter.
+
+    ``"mirrored"`` mirrors over every local GPU, or over every logical CPU
+    device when there is no GPU (e.g. CPUs split with
+    ``tf.config.set_logical_device_configuration``).
+    """
+    import tensorflow as tf
+
+    if isinstance(distribute, tf.distribute.Strategy):
+        return distribute
+    if isinstance(distribute, str):
+        if distribute != "mirrored":
+            raise ValueError(f"distribute={distribute!r}: the only strategy name is 'mirrored'; "
+                             "pass a callable that returns a tf.distribute.Strategy for others.")
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+        devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if callable(distribute):
+        strategy = distribute()
+        if not isinstance(strategy, tf.distribute.Strategy):
+            raise TypeError(f"the distribute callable returned {type(strategy).__name__}, "
+                            "not a tf.distribute.Strategy.")
+        return strategy
+    raise TypeError("distribute must be None, 'mirrored', a tf.distribute.Strategy or a callable "
+                    f"returning one; got {type(distribute).__name__}.")

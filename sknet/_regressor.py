@@ -31,6 +31,8 @@ class NetRegressor(RegressorMixin, BaseNet):
     warm_start : bool, default=False
     random_state : int, RandomState instance or None, default=None
     verbose : {0, 1, 2}, default=0
+    distribute : "mirrored", tf.distribute.Strategy, callable or None, default=None
+        See :class:`NetClassifier`.
     **kwargs
         ``optimizer__<arg>``, ``loss__<arg>`` and ``model__<arg>`` parameters.
 
@@ -87,6 +89,7 @@ class NetRegressor(RegressorMixin, BaseNet):
         warm_start=False,
         random_state=None,
         verbose=0,
+        distribute=None,
         **kwargs,
     ):
         super().__init__(
@@ -103,6 +106,7 @@ class NetRegressor(RegressorMixin, BaseNet):
             warm_start=warm_start,
             random_state=random_state,
             verbose=verbose,
+            distribute=distribute,
             **kwargs,
         )
 

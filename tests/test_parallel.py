@@ -1,0 +1,131 @@
+"""Scale-out: joblib workers, Dask, tf.distribute, device assignment."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from joblib import Parallel, delayed
+from keras.layers import Dense
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from sknet import NetClassifier, _parallel
+
+
+@pytest.mark.parametrize(
+    "environ, worker, expected",
+    [
+        ({}, False, None),  # main process: TensorFlow's defaults
+        ({"OMP_NUM_THREADS": "1"}, False, None),  # a user's BLAS setting is not ours to copy
+        ({"OMP_NUM_THREADS": "1"}, True, 1),  # joblib worker: joblib's budget
+        ({"OMP_NUM_THREADS": "4"}, True, 4),
+        ({"SKNET_NUM_THREADS": "3"}, False, 3),  # explicit override anywhere
+        ({"SKNET_NUM_THREADS": "3", "OMP_NUM_THREADS": "1"}, True, 3),
+        ({"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "2"}, True, None),  # the user decided
+        ({"SKNET_NUM_THREADS": "many"}, False, None),
+    ],
+)
+def test_thread_budget(environ, worker, expected):
+    assert _parallel.thread_budget(environ, worker) == expected
+
+
+def test_round_robin_device_assignment():
+    gpus = ["/GPU:0", "/GPU:1"]
+    assert [_parallel.assign_device(i, gpus) for i in range(5)] == ["/GPU:0", "/GPU:1", "/GPU:0", "/GPU:1", "/GPU:0"]
+    assert _parallel.assign_device(3, []) is None
+
+
+def _worker_threads():
+    import os
+
+    import sknet  # noqa: F401  (importing sknet applies the budget)
+
+    return os.environ.get("TF_NUM_INTRAOP_THREADS"), os.environ.get("TF_NUM_INTEROP_THREADS")
+
+
+def test_joblib_workers_cap_tensorflow_threads():
+    results = Parallel(n_jobs=2)(delayed(_worker_threads)() for _ in range(2))
+    assert all(r == ("1", "1") for r in results)  # 2 cores / 2 workers
+
+
+@pytest.mark.slow
+def test_grid_search_n_jobs_2_equals_n_jobs_1(digits):
+    X, y = digits
+    X, y = X[:600], y[:600]
+    grid = {"layers__0__units": [8, 32], "optimizer__learning_rate": [1e-3, 1e-2]}
+    net = NetClassifier([Dense(16, activation="relu")], epochs=3, random_state=0)
+    serial = GridSearchCV(net, grid, cv=2, n_jobs=1).fit(X, y)
+    parallel = GridSearchCV(net, grid, cv=2, n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
+    assert parallel.best_params_ == serial.best_params_
+    scores = cross_val_score(net, X, y, cv=2, n_jobs=-1)
+    np.testing.assert_allclose(scores, cross_val_score(net, X, y, cv=2))
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_grid_search(digits):
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    X, y = digits
+    X, y = X[:400], y[:400]
+    grid = {"layers__0__units": [8, 16]}
+    net = NetClassifier([Dense(16, activation="relu")], epochs=2, random_state=0)
+    local = GridSearchCV(net, grid, cv=2).fit(X, y)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster, distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            remote = GridSearchCV(net, grid, cv=2).fit(X, y)
+    np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
+
+
+_MIRRORED = textwrap.dedent(
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+    from keras.layers import Dense
+    from sklearn.datasets import load_iris
+    from sknet import NetClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    kw = dict(layers=[Dense(16, activation="relu")], epochs=40, batch_size=30,
+              optimizer__learning_rate=0.01, random_state=0)
+    mirrored = NetClassifier(distribute="mirrored", **kw).fit(X, y)
+    single = NetClassifier(**kw).fit(X, y)
+    assert len(tf.config.list_logical_devices("CPU")) == 2
+    replicas = mirrored.model_.distribute_strategy.num_replicas_in_sync
+    print("replicas", replicas)
+    print("scores", mirrored.score(X, y), single.score(X, y))
+    assert replicas == 2
+    assert mirrored.score(X, y) > 0.9 and single.score(X, y) > 0.9
+    agree = (mirrored.predict(X) == single.predict(X)).mean()
+    print("agreement", agree)
+    assert agree > 0.9
+    assert mirrored.history_["loss"][-1] < mirrored.history_["loss"][0]
+    """
+)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus():
+    out = subprocess.run([sys.executable, "-c", _MIRRORED], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "replicas 2" in out.stdout
+
+
+def test_bad_distribute_values(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="only strategy name"):
+        NetClassifier(distribute="tpu", epochs=1).fit(X, y)
+    with pytest.raises(TypeError, match="distribute must be"):
+        NetClassifier(distribute=3, epochs=1).fit(X, y)
+    with pytest.raises(TypeError, match="not a tf.distribute.Strategy"):
+        NetClassifier(distribute=dict, epochs=1).fit(X, y)
