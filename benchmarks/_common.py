@@ -56,10 +56,10 @@ def fmt_time(seconds):
     return f"{seconds:.2f} s"
 
 
-def print_table(title, rows):
+def print_table(title, rows, measure="time"):
     """rows: (benchmark, sknet, peer name, peer, ratio, target, met)"""
     print(f"\n### {title}\n")
-    print("| benchmark | sknet | peer | peer time | ratio | target | met |")
+    print(f"| benchmark | sknet | peer | peer {measure} | ratio | target | met |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(str(c) for c in row) + " |")

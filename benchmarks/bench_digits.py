@@ -41,10 +41,11 @@ def mlp():
 def scikeras_net():
     from scikeras.wrappers import KerasClassifier
 
-    def build():
+    def build(meta):
         import keras
 
-        return keras.Sequential([keras.layers.Dense(100, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+        return keras.Sequential([keras.Input((meta["n_features_in_"],)), keras.layers.Dense(100, activation="relu"),
+                                 keras.layers.Dense(meta["n_classes_"], activation="softmax")])
 
     return KerasClassifier(build, loss="categorical_crossentropy", optimizer="adam", epochs=EPOCHS,
                            batch_size=BATCH, verbose=0, random_state=0)
@@ -86,7 +87,8 @@ def main(quick=False):
         sk_time, _ = timed(lambda: scikeras_net().fit(X, y), repeat)
         rows.append(row("digits fit, warm", warm_time, "scikeras KerasClassifier.fit", sk_time, "(info)"))
     except Exception as exc:  # scikeras is unmaintained and breaks on new scikit-learn
-        rows.append(("digits fit", "", "scikeras", f"does not run: {type(exc).__name__}", "", "(info)", ""))
+        reason = f"{type(exc).__name__}: {exc}".replace("|", "/")[:70]
+        rows.append(("digits fit", "", "scikeras", f"does not run ({reason})", "", "(info)", ""))
     print_table("Small data (digits, 1,797 x 64)", rows)
 
     # Accuracy: the same network learns the same (held-out split, 5 seeds each).

@@ -62,6 +62,7 @@ def main(quick=False):
             (f"RSS growth, fits 10..{n}", f"{ours:.1f} MB", "Keras model.fit loop", f"{theirs:.1f} MB", "",
              "<= 100 MB", "yes" if ours <= 100 else "NO"),
         ],
+        measure="growth",
     )
 
 
