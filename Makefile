@@ -18,7 +18,7 @@ help:
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,plot]"
+	$(BIN)/python -m pip install --quiet -e ".[test,plot,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -40,8 +40,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --quick
 
 docs: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[docs]"
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -f docs/mkdocs.yml
 
 clean:
 	rm -rf $(VENV) site build *.egg-info .pytest_cache
