@@ -105,3 +105,18 @@ def test_serving_path_predicts_like_the_shared_path(digits):
     assert clf._serving.dedicated is not None
     np.testing.assert_array_equal(clf.predict_proba(X), shared[0])
     np.testing.assert_array_equal(clf.predict_proba(X[:1]), shared[1])
+
+
+def test_same_learning_as_keras_fit(iris):
+    """Full-batch SGD from the same weights: sknet's engine and Keras' fit take the same steps."""
+    X, y = iris
+    clf = NetClassifier([Dense(8, activation="tanh")], optimizer="sgd", optimizer__learning_rate=0.1,
+                        batch_size=len(X), epochs=1, warm_start=True, random_state=0).fit(X, y)
+    twin = keras.models.clone_model(clf.model_)
+    twin.set_weights(clf.model_.get_weights())
+    twin.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="categorical_crossentropy")
+    keras_history = twin.fit(X, keras.utils.to_categorical(y, 3), batch_size=len(X), epochs=5, shuffle=False,
+                             verbose=0).history["loss"]
+    clf.set_params(epochs=5).fit(X, y)
+    np.testing.assert_allclose(clf.history_["loss"][1:], keras_history, rtol=1e-4)
+    np.testing.assert_allclose(clf.predict_proba(X), twin.predict(X, verbose=0), rtol=1e-4, atol=1e-5)

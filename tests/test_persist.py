@@ -51,18 +51,35 @@ def test_clone_of_fitted_is_unfitted(fitted):
     assert not hasattr(clone(fitted), "model_")
 
 
-def test_loading_in_a_fresh_process(fitted, iris, tmp_path):
-    X, _ = iris
+def _variant(kind, iris, tmp_path):
+    X, y = iris
+    if kind == "unfitted":
+        return NetClassifier([Dense(8)], optimizer__learning_rate=0.05, epochs=3, random_state=0)
+    if kind == "warm-started":
+        return NetClassifier(epochs=2, warm_start=True, random_state=0).fit(X, y).fit(X, y)
+    if kind == "with-callbacks":
+        logger = keras.callbacks.CSVLogger(str(tmp_path / "log.csv"))
+        return NetClassifier(epochs=2, callbacks=[logger], random_state=0).fit(X, y)
+    return NetClassifier([Dense(16, activation="relu"), Dropout(0.1)], epochs=3, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["fitted", "unfitted", "warm-started", "with-callbacks"])
+def test_loading_in_a_fresh_process(kind, iris, tmp_path):
+    X, y = iris
+    est = _variant(kind, iris, tmp_path)
     path = tmp_path / "clf.joblib"
-    joblib.dump(fitted, path)
+    joblib.dump(est, path)
     np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
     code = (
         "import joblib, numpy as np; "
-        f"clf = joblib.load({str(path)!r}); "
-        f"np.save({str(tmp_path / 'p.npy')!r}, clf.predict_proba(np.load({str(tmp_path / 'X.npy')!r})))"
+        f"clf = joblib.load({str(path)!r}); X = np.load({str(tmp_path / 'X.npy')!r}); "
+        f"clf = clf if hasattr(clf, 'model_') else clf.fit(X, np.load({str(tmp_path / 'y.npy')!r})); "
+        f"np.save({str(tmp_path / 'p.npy')!r}, clf.predict_proba(X))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), fitted.predict_proba(X))
+    expected = est.predict_proba(X) if hasattr(est, "model_") else est.fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), expected)
 
 
 def test_warm_started_estimator_pickles_and_continues(iris):
