@@ -272,6 +272,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         return self._fit(X, y, sample_weight, None, reset=first, epochs=1, classes=classes, partial=True)
 
     def _fit(self, X, y, sample_weight, validation_data, *, reset, epochs, classes=None, partial=False):
+        # A strategy first: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
+        strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
         nested, optimizer = self._check_fit_params()
         X, y, sample_weight = self._validate_inputs(X, y, sample_weight, reset)
         target = self._make_target().fit(y, classes) if reset else self.target_
@@ -291,7 +293,6 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         if not keep.all():
             X, y, weights = X[keep], y[keep] if y.ndim == 1 else y[keep, :], weights[keep]
 
-        strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             if strategy is not None:  # its variables must live under the strategy
                 optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])

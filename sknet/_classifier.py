@@ -76,9 +76,10 @@ class NetClassifier(ClassifierMixin, BaseNet):
         strategy: ``"mirrored"`` uses every local GPU (or every logical CPU
         device), a callable returns a strategy (e.g.
         ``functools.partial(tf.distribute.MirroredStrategy, ["/gpu:0", "/gpu:1"])``;
-        it keeps the estimator picklable, unlike a strategy instance). Training
-        then runs through Keras' ``model.fit`` (sknet's single-device fast path
-        does not apply).
+        it keeps the estimator picklable, unlike a strategy instance;
+        ``tf.distribute.MultiWorkerMirroredStrategy`` with ``TF_CONFIG`` trains
+        over several workers). Each global batch is split over the replicas;
+        the single-device engine's trace cache does not apply.
     **kwargs
         ``optimizer__<arg>``, ``loss__<arg>`` and ``model__<arg>`` (arguments
         of a callable spec) parameters.

@@ -514,31 +514,87 @@ def _seeded_build():
 
 def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, batch_size,
                       rng, callbacks, verbose, validation=None, strategy):
-    """Train ``model`` (built and compiled under ``strategy.scope()``) with Keras' ``model.fit``.
+    """Train ``model`` (built and compiled under ``strategy.scope()``) on every replica.
 
-    The fallback for ``distribute=``: Keras splits each batch over the
-    strategy's replicas and all-reduces the gradients. Shuffling is seeded from
-    ``rng``, so results stay reproducible. ``model`` is trained in place.
+    A custom training loop over ``strategy.experimental_distribute_dataset``:
+    each global batch of ``batch_size`` rows is split over the replicas (and,
+    with ``MultiWorkerMirroredStrategy``, over the workers of ``TF_CONFIG``),
+    gradients are all-reduced by the optimizer, and the loss is averaged over
+    the global batch. Keras' own ``model.fit`` is not used because it does not
+    run under ``MultiWorkerMirroredStrategy`` in Keras 3. Shuffling is seeded
+    from ``rng``. ``model`` is trained in place.
     """
-    x, y, sw = data
+    x, y, sw = (as_float(data[0]), np.asarray(data[1], "float32"), np.asarray(data[2], "float32"))
     seed = int(rng.randint(np.iinfo(np.int32).max))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x, y, sw))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .with_options(options)
+    )
+    per_example = type(loss).from_config({**loss.get_config(), "reduction": None})
     with strategy.scope():
-        if not continue_optimizer or model.optimizer is None:  # (re)compile: fresh optimizer state
-            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-        dataset = (
-            tf.data.Dataset.from_tensor_slices((as_float(x), np.asarray(y, "float32"), np.asarray(sw, "float32")))
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-        )
-        val = None
-        if validation is not None:
-            xv, yv, swv = validation
-            val = tf.data.Dataset.from_tensor_slices(
-                (as_float(xv), np.asarray(yv, "float32"), np.asarray(swv, "float32"))
-            ).batch(max(batch_size, 1024))
-        keras_history = model.fit(dataset, epochs=epochs, callbacks=callbacks, verbose=verbose, validation_data=val)
-    logs = keras_history.history
-    history = [{k: float(v[i]) for k, v in logs.items()} for i in range(len(logs.get("loss", [])))]
-    if history and not np.isfinite(history[-1]["loss"]):
-        return history, "nan"
-    return history, None
+        if not continue_optimizer or model.optimizer is None:
+            model.compile(optimizer=optimizer, loss=loss)
+        optimizer = model.optimizer
+        optimizer.build(model.trainable_variables)
+        trackers = [keras.metrics.Mean(name="loss")] + list(metrics)
+        val_trackers = [keras.metrics.Mean(name="val_loss")] + [type(m).from_config(m.get_config()) for m in metrics]
+    distributed = strategy.experimental_distribute_dataset(dataset)
+
+    def replica_step(xb, yb, swb):
+        with tf.GradientTape() as tape:
+            pred = model(xb, training=True)
+            losses = per_example(yb, pred, sample_weight=swb)
+            step_loss = tf.nn.compute_average_loss(losses, global_batch_size=batch_size)
+            if model.losses:
+                step_loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        grads = tape.gradient(step_loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        trackers[0].update_state(losses)
+        for metric in trackers[1:]:
+            metric.update_state(yb, pred)
+
+    @tf.function
+    def train_step(batch):
+        strategy.run(replica_step, args=batch)
+
+    @tf.function
+    def evaluate(xv, yv, swv):
+        pred = model(xv, training=False)
+        val_trackers[0].update_state(per_example(yv, pred, sample_weight=swv))
+        for metric in val_trackers[1:]:
+            metric.update_state(yv, pred)
+
+    steps = -(-len(x) // batch_size)
+    cb_list = keras.callbacks.CallbackList(
+        callbacks, add_history=False, add_progbar=verbose in (1, 2), model=model, verbose=verbose,
+        epochs=epochs, steps=steps,
+    )
+    model.stop_training = False
+    history, logs, status = [], {}, None
+    cb_list.on_train_begin()
+    try:
+        for epoch in range(epochs):
+            cb_list.on_epoch_begin(epoch)
+            for tracker in trackers + val_trackers:
+                tracker.reset_state()
+            for batch in distributed:
+                train_step(batch)
+            logs = {t.name: float(t.result()) for t in trackers}
+            if validation is not None:
+                evaluate(*(tf.constant(np.asarray(v, "float32")) for v in validation))
+                logs.update({"val_" + t.name.removeprefix("val_"): float(t.result()) for t in val_trackers})
+            if not np.isfinite(logs["loss"]):
+                history.append(logs)
+                return history, "nan"
+            cb_list.on_epoch_end(epoch, logs)
+            history.append(dict(logs))
+            if model.stop_training:
+                break
+    except KeyboardInterrupt:
+        status = "interrupted"
+    cb_list.on_train_end(logs)
+    return history, status

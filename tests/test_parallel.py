@@ -1,5 +1,6 @@
 """Scale-out: joblib workers, Dask, tf.distribute, device assignment."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -110,6 +111,11 @@ _MIRRORED = textwrap.dedent(
     print("agreement", agree)
     assert agree > 0.9
     assert mirrored.history_["loss"][-1] < mirrored.history_["loss"][0]
+    stopped = NetClassifier(distribute="mirrored", validation_split=0.2, early_stopping=True, patience=2,
+                            metrics=["accuracy"], **dict(kw, epochs=200)).fit(X, y)
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(stopped.history_)
+    print("early stopping after", stopped.n_iter_)
+    assert stopped.n_iter_ < 200
     """
 )
 
@@ -129,3 +135,13 @@ def test_bad_distribute_values(iris):
         NetClassifier(distribute=3, epochs=1).fit(X, y)
     with pytest.raises(TypeError, match="not a tf.distribute.Strategy"):
         NetClassifier(distribute=dict, epochs=1).fit(X, y)
+
+
+@pytest.mark.slow
+def test_multi_worker_example_two_local_workers():
+    example = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "multi_worker.py")
+    out = subprocess.run([sys.executable, example, "--epochs", "3"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = sorted(line for line in out.stdout.splitlines() if line.startswith("worker"))
+    assert len(lines) == 2 and all("2 replicas in sync" in line for line in lines)
+    assert lines[0].split("accuracy")[1] == lines[1].split("accuracy")[1]  # one shared model
