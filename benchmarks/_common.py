@@ -1,5 +1,6 @@
 """Shared helpers for the benchmarks: machine facts, timing, tables."""
 
+import argparse
 import os
 import platform
 import statistics
@@ -72,3 +73,10 @@ def row(name, ours, peer_name, peer, target, *, lower_is_better=True, fmt=fmt_ti
     if bound is not None:
         met = "yes" if (ratio <= bound if lower_is_better else ratio >= bound) else "NO"
     return (name, fmt(ours), peer_name, fmt(peer), f"{ratio:.3f}", target, met)
+
+
+def cli(main):
+    """Run ``main(quick)`` with a ``--quick`` command-line flag."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes for a quick check")
+    main(parser.parse_args().quick)

@@ -6,10 +6,9 @@ Same network everywhere: 64 -> Dense(100, relu) -> Dense(10, softmax), Adam
 Usage: python benchmarks/bench_digits.py [--quick]
 """
 
-import argparse
 import warnings
 
-from _common import machine, print_table, row, timed
+from _common import cli, machine, print_table, row, timed
 
 EPOCHS, BATCH = 20, 200
 
@@ -103,6 +102,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    cli(main)

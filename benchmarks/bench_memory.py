@@ -7,11 +7,10 @@ search or a notebook session would, and reports the RSS growth between the
 Usage: python benchmarks/bench_memory.py [--quick]   (quick: 60 fits)
 """
 
-import argparse
 import gc
 import os
 
-from _common import machine, print_table
+from _common import cli, machine, print_table
 
 
 def rss_mb():
@@ -67,6 +66,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    cli(main)

@@ -8,9 +8,8 @@ so that set-up and tracing cancel out for both contenders.
 Usage: python benchmarks/bench_mnist_mlp.py [--quick]   (quick: 12,000 rows)
 """
 
-import argparse
 
-from _common import machine, print_table, row, timed
+from _common import cli, machine, print_table, row, timed
 
 
 def data(n, seed=0):
@@ -72,6 +71,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    cli(main)

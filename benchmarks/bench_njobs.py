@@ -8,10 +8,9 @@ once), so the figure is the steady-state speed-up.
 Usage: python benchmarks/bench_njobs.py [--quick]
 """
 
-import argparse
 import os
 
-from _common import machine, print_table, row, timed
+from _common import cli, machine, print_table, row, timed
 
 
 def _warm():
@@ -54,6 +53,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    cli(main)

@@ -6,12 +6,11 @@ MNIST-shaped data; scikit-learn's MLPClassifier with the same hidden layers.
 Usage: python benchmarks/bench_predict.py [--quick]
 """
 
-import argparse
 import statistics
 import time
 import warnings
 
-from _common import fmt_time, machine, print_table, row, timed
+from _common import cli, fmt_time, machine, print_table, row, timed
 from bench_mnist_mlp import data, layers
 
 
@@ -63,6 +62,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    cli(main)

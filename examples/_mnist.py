@@ -31,3 +31,13 @@ def add_arguments(parser, epochs):
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training rows")
     return parser
+
+
+def fit_and_report(model, x_train, y_train, x_test, y_test):
+    """Fit with the test set as validation data, then print loss and accuracy like the originals."""
+    from sklearn.metrics import log_loss
+
+    model.fit(x_train, y_train, validation_data=(x_test, y_test))
+    print("Test loss:", log_loss(y_test, model.predict_proba(x_test), labels=model.classes_))
+    print("Test accuracy:", model.score(x_test, y_test))
+    return model

@@ -15,10 +15,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from _mnist import add_arguments, load_mnist  # noqa: E402
+from _mnist import add_arguments, fit_and_report, load_mnist  # noqa: E402
 from keras.layers import Dense, Dropout  # noqa: E402
 from keras.optimizers import RMSprop  # noqa: E402
-from sklearn.metrics import log_loss  # noqa: E402
 
 from sknet import NetClassifier  # noqa: E402
 
@@ -40,11 +39,8 @@ def main(argv=None):
         verbose=1,
         random_state=0,
     )
-    model.fit(x_train, y_train, validation_data=(x_test, y_test))
+    fit_and_report(model, x_train, y_train, x_test, y_test)
     model.model_.summary()
-    proba = model.predict_proba(x_test)
-    print("Test loss:", log_loss(y_test, proba, labels=model.classes_))
-    print("Test accuracy:", model.score(x_test, y_test))
     return model
 
 

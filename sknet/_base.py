@@ -46,7 +46,6 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         "distribute": "no_validation",  # checked by sknet._parallel.resolve_strategy
     }
 
-    @abstractmethod
     def __init__(
         self,
         layers=None,

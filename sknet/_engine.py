@@ -334,7 +334,6 @@ class Trainer:
             var.assign(value)
         if learning_rate is not None and optimizer_state is None:
             self.optimizer.learning_rate = learning_rate
-        self.model.stop_training = False
 
     def optimizer_state_of(self, model):
         """The optimizer variables of ``model`` if they can continue this trainer's, else None."""
@@ -384,10 +383,7 @@ class Trainer:
 
         Returns
         -------
-        history : list of dict
-            One dict of logs per completed epoch.
-        interrupted : bool
-            Whether a KeyboardInterrupt stopped training.
+        history, status : see :func:`run_epochs`
         """
         x, y, sw = data
         n = int(x.shape[0])
@@ -397,45 +393,67 @@ class Trainer:
             chunk = 1
         elif verbose == 1:
             chunk = max(1, steps // 20)
-        cb_list = keras.callbacks.CallbackList(
-            callbacks,
-            add_history=False,
-            add_progbar=verbose in (1, 2),
-            model=self.model,
-            verbose=verbose,
-            epochs=epochs,
-            steps=steps,
-        )
+        cb_list = callback_list(callbacks, self.model, verbose, epochs, steps)
         bs = tf.constant(batch_size, tf.int32)
-        history, logs, interrupted = [], {}, False
-        cb_list.on_train_begin()
-        try:
-            for epoch in range(epochs):
-                cb_list.on_epoch_begin(epoch)
-                for m in [self.loss_tracker] + self.metrics:
-                    m.reset_state()
-                perm = tf.constant(rng.permutation(n).astype("int32"))
-                for start in range(0, steps, chunk):
-                    stop = min(start + chunk, steps)
-                    if chunk < steps:
-                        cb_list.on_train_batch_begin(start)
-                    self._run_steps(x, y, sw, perm, bs, tf.constant(start), tf.constant(stop))
-                    if chunk < steps:
-                        cb_list.on_train_batch_end(stop - 1, self._logs([self.loss_tracker]))
-                logs = self._logs([self.loss_tracker] + self.metrics)
-                if validation is not None:
-                    logs.update(self.evaluate(*validation, batch_size=max(batch_size, 1024)))
-                if not np.isfinite(logs["loss"]):
-                    history.append(logs)
-                    return history, "nan"
-                cb_list.on_epoch_end(epoch, logs)
-                history.append(dict(logs))
-                if self.model.stop_training:
-                    break
-        except KeyboardInterrupt:
-            interrupted = True
-        cb_list.on_train_end(logs)
-        return history, ("interrupted" if interrupted else None)
+
+        def run_epoch(epoch):
+            for m in [self.loss_tracker] + self.metrics:
+                m.reset_state()
+            perm = tf.constant(rng.permutation(n).astype("int32"))
+            for start in range(0, steps, chunk):
+                stop = min(start + chunk, steps)
+                if chunk < steps:
+                    cb_list.on_train_batch_begin(start)
+                self._run_steps(x, y, sw, perm, bs, tf.constant(start), tf.constant(stop))
+                if chunk < steps:
+                    cb_list.on_train_batch_end(stop - 1, self._logs([self.loss_tracker]))
+            logs = self._logs([self.loss_tracker] + self.metrics)
+            if validation is not None:
+                logs.update(self.evaluate(*validation, batch_size=max(batch_size, 1024)))
+            return logs
+
+        return run_epochs(run_epoch, cb_list, self.model, epochs)
+
+
+def callback_list(callbacks, model, verbose, epochs, steps):
+    """Keras' ``CallbackList`` (with its progress bar for ``verbose`` 1 and 2)."""
+    return keras.callbacks.CallbackList(
+        callbacks, add_history=False, add_progbar=verbose in (1, 2), model=model, verbose=verbose,
+        epochs=epochs, steps=steps,
+    )
+
+
+def run_epochs(run_epoch, cb_list, model, epochs):
+    """The epoch loop both engines share: callbacks, history, NaN and interrupt handling.
+
+    ``run_epoch(epoch)`` trains one epoch and returns its logs.
+
+    Returns
+    -------
+    history : list of dict
+        One dict of logs per completed epoch.
+    status : None, "nan" or "interrupted"
+        "nan": the loss became NaN/inf (its epoch's logs end ``history``);
+        "interrupted": a KeyboardInterrupt stopped training.
+    """
+    model.stop_training = False
+    history, logs, status = [], {}, None
+    cb_list.on_train_begin()
+    try:
+        for epoch in range(epochs):
+            cb_list.on_epoch_begin(epoch)
+            logs = run_epoch(epoch)
+            if not np.isfinite(logs["loss"]):
+                history.append(logs)
+                return history, "nan"
+            cb_list.on_epoch_end(epoch, logs)
+            history.append(dict(logs))
+            if model.stop_training:
+                break
+    except KeyboardInterrupt:
+        status = "interrupted"
+    cb_list.on_train_end(logs)
+    return history, status
 
 
 def as_float(X):
@@ -568,33 +586,17 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
         for metric in val_trackers[1:]:
             metric.update_state(yv, pred)
 
-    steps = -(-len(x) // batch_size)
-    cb_list = keras.callbacks.CallbackList(
-        callbacks, add_history=False, add_progbar=verbose in (1, 2), model=model, verbose=verbose,
-        epochs=epochs, steps=steps,
-    )
-    model.stop_training = False
-    history, logs, status = [], {}, None
-    cb_list.on_train_begin()
-    try:
-        for epoch in range(epochs):
-            cb_list.on_epoch_begin(epoch)
-            for tracker in trackers + val_trackers:
-                tracker.reset_state()
-            for batch in distributed:
-                train_step(batch)
-            logs = {t.name: float(t.result()) for t in trackers}
-            if validation is not None:
-                evaluate(*(tf.constant(np.asarray(v, "float32")) for v in validation))
-                logs.update({"val_" + t.name.removeprefix("val_"): float(t.result()) for t in val_trackers})
-            if not np.isfinite(logs["loss"]):
-                history.append(logs)
-                return history, "nan"
-            cb_list.on_epoch_end(epoch, logs)
-            history.append(dict(logs))
-            if model.stop_training:
-                break
-    except KeyboardInterrupt:
-        status = "interrupted"
-    cb_list.on_train_end(logs)
-    return history, status
+    cb_list = callback_list(callbacks, model, verbose, epochs, -(-len(x) // batch_size))
+
+    def run_epoch(epoch):
+        for tracker in trackers + val_trackers:
+            tracker.reset_state()
+        for batch in distributed:
+            train_step(batch)
+        logs = {t.name: float(t.result()) for t in trackers}
+        if validation is not None:
+            evaluate(*(tf.constant(np.asarray(v, "float32")) for v in validation))
+            logs.update({"val_" + t.name.removeprefix("val_"): float(t.result()) for t in val_trackers})
+        return logs
+
+    return run_epochs(run_epoch, cb_list, model, epochs)

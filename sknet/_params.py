@@ -40,6 +40,14 @@ def _check_keys(what, overrides, valid):
         raise ValueError(f"{names}: not an argument of the {what}; valid choices are {sorted(valid)}.")
 
 
+def _from_template(what, template, overrides, **fixed):
+    """A new object of the template's class from its config with ``overrides`` applied."""
+    config = template.get_config()
+    _check_keys(what, overrides, config)
+    config.update(overrides, **fixed)
+    return type(template).from_config(config)
+
+
 def make_optimizer(optimizer, overrides):
     """A fresh ``keras.optimizers.Optimizer`` from a name, instance or class."""
     if isinstance(optimizer, str):
@@ -59,13 +67,9 @@ def make_optimizer(optimizer, overrides):
             "optimizer must be a Keras optimizer name, instance or class; got "
             f"{type(optimizer).__name__}."
         )
-    config = template.get_config()
-    _check_keys("optimizer", overrides, config)
-    config.update(overrides)
     # A stable name: TensorFlow keeps state per distinct variable name, and
     # auto-generated names (adam_1234) would grow memory over many fits.
-    config["name"] = type(template).__name__.lower()
-    return type(template).from_config(config)
+    return _from_template("optimizer", template, overrides, name=type(template).__name__.lower())
 
 
 def _camel(name):
@@ -101,10 +105,7 @@ def make_loss(loss, default, overrides):
         return keras.losses.LossFunctionWrapper(loss, name=getattr(loss, "__name__", "loss"))
     else:
         raise TypeError(f"loss must be a Keras loss name, instance or function; got {type(loss).__name__}.")
-    config = template.get_config()
-    _check_keys("loss", overrides, config)
-    config.update(overrides)
-    return type(template).from_config(config)
+    return _from_template("loss", template, overrides)
 
 
 _ACCURACY = {"accuracy", "acc"}

@@ -73,43 +73,6 @@ class NetRegressor(RegressorMixin, BaseNet):
     True
     """
 
-    def __init__(
-        self,
-        layers=None,
-        *,
-        optimizer="adam",
-        loss=None,
-        metrics=None,
-        epochs=100,
-        batch_size=32,
-        validation_split=0.0,
-        early_stopping=False,
-        patience=10,
-        callbacks=None,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        distribute=None,
-        **kwargs,
-    ):
-        super().__init__(
-            layers,
-            optimizer=optimizer,
-            loss=loss,
-            metrics=metrics,
-            epochs=epochs,
-            batch_size=batch_size,
-            validation_split=validation_split,
-            early_stopping=early_stopping,
-            patience=patience,
-            callbacks=callbacks,
-            warm_start=warm_start,
-            random_state=random_state,
-            verbose=verbose,
-            distribute=distribute,
-            **kwargs,
-        )
-
     def _make_target(self):
         return RegressorTarget()
 
