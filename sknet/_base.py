@@ -275,22 +275,18 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
         nested, optimizer = self._check_fit_params()
         X, y, sample_weight = self._validate_inputs(X, y, sample_weight, reset)
-        target = self._make_target().fit(y, classes) if reset else self.target_
+        if reset:
+            target = self._make_target().fit(y, classes)
+        else:
+            target = self.target_
+            target.check(y)  # unseen labels, other output count
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(_MAX_SEED))
         shuffle_rng = np.random.RandomState(rng.randint(_MAX_SEED))
 
-        if validation_data is not None:
-            X_val, y_val = self._validate_validation_data(validation_data, target)
-        elif self.validation_split and not partial:
-            X, X_val, y, y_val, sample_weight = self._split(X, y, sample_weight, shuffle_rng)
-        else:
-            X_val = y_val = None
-
-        weights = self._sample_weights(target, y, sample_weight)
-        keep = weights > 0  # zero weight == absent sample (exactly)
-        if not keep.all():
-            X, y, weights = X[keep], y[keep] if y.ndim == 1 else y[keep, :], weights[keep]
+        X, y, weights, X_val, y_val = self._training_data(
+            X, y, sample_weight, validation_data, target, shuffle_rng, split=not partial
+        )
 
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             if strategy is not None:  # its variables must live under the strategy
@@ -305,12 +301,6 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             metrics = _params.make_metrics(self.metrics, activation, units, target.head.classifier)
             if reset:  # so that model_.evaluate / model_.fit work as in Keras
                 model.compile(optimizer=optimizer, loss=loss, metrics=list(self.metrics or []))
-        callbacks = _params.fresh_callbacks(self.callbacks)
-        if self.early_stopping:
-            monitor = "val_loss" if X_val is not None else "loss"
-            callbacks.append(
-                keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
-            )
         validation = None
         if X_val is not None:
             validation = (X_val, target.transform(y_val, units), np.ones(len(X_val), dtype="float32"))
@@ -325,7 +315,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             epochs=epochs,
             batch_size=self.batch_size,
             rng=shuffle_rng,
-            callbacks=callbacks,
+            callbacks=self._callbacks(has_validation=X_val is not None),
             verbose=self.verbose,
             validation=validation,
             strategy=strategy,
@@ -336,6 +326,42 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 "the estimator was left as it was before this fit. Lower the learning "
                 "rate, scale X, or check the data."
             )
+        self._store(model, target, activation, history, reset)
+        if status == "interrupted":
+            warnings.warn(
+                f"training was interrupted (KeyboardInterrupt) after {len(history)} epoch(s); "
+                "the estimator keeps the weights and history so far.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _training_data(self, X, y, sample_weight, validation_data, target, rng, split):
+        """Training arrays and weights, plus validation arrays (or None)."""
+        if validation_data is not None:
+            X_val, y_val = self._validate_validation_data(validation_data, target)
+        elif self.validation_split and split:
+            X, X_val, y, y_val, sample_weight = self._split(X, y, sample_weight, rng)
+        else:
+            X_val = y_val = None
+        weights = self._sample_weights(target, y, sample_weight)
+        keep = weights > 0  # a zero weight is exactly an absent sample
+        if not keep.all():
+            X, y, weights = X[keep], y[keep], weights[keep]
+        return X, y, weights, X_val, y_val
+
+    def _callbacks(self, has_validation):
+        """Fresh copies of the user's callbacks, plus early stopping when asked."""
+        callbacks = _params.fresh_callbacks(self.callbacks)
+        if self.early_stopping:
+            monitor = "val_loss" if has_validation else "loss"
+            callbacks.append(
+                keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
+            )
+        return callbacks
+
+    def _store(self, model, target, activation, history, reset):
+        """Record a successful fit's results on the estimator."""
         self.model_ = model
         self._serving = _engine.ServingCache()  # a mutable holder: predict never changes __dict__
         self.target_ = target
@@ -346,14 +372,6 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         for logs in history:
             self.history_.append(logs)
         self.n_iter_ = len(history)
-        if status == "interrupted":
-            warnings.warn(
-                f"training was interrupted (KeyboardInterrupt) after {len(history)} epoch(s); "
-                "the estimator keeps the weights and history so far.",
-                UserWarning,
-                stacklevel=3,
-            )
-        return self
 
     def _set_target_attributes(self, target):
         pass
@@ -370,6 +388,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             y_val = y_val.ravel()
         if len(y_val) != len(X_val):
             raise ValueError(f"validation_data: X_val has {len(X_val)} samples but y_val has {len(y_val)}.")
+        target.check(y_val)  # unseen labels, wrong width: before any TensorFlow work
         return X_val, y_val
 
     def _split(self, X, y, sample_weight, rng):

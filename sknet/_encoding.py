@@ -142,6 +142,10 @@ class ClassifierTarget:
                 "partial_fit call with classes=."
             )
 
+    def check(self, y):
+        """Raise ``ValueError`` for labels this target cannot encode (unseen classes, wrong width)."""
+        self.transform(y, self.head.units)
+
     def codes(self, y):
         """Integer class codes of 1-D labels."""
         self._check_known(y)
@@ -217,6 +221,12 @@ class RegressorTarget:
         self.head = Head(units, "linear", kind)
         self.kind = kind
         return self
+
+    def check(self, y):
+        """Raise ``ValueError`` for targets with another number of outputs."""
+        outputs = 1 if np.ndim(y) == 1 else np.shape(y)[1]
+        if outputs != self.head.units:
+            raise ValueError(f"y has {outputs} output(s) but the estimator has {self.head.units}.")
 
     def transform(self, y, units):
         y = np.asarray(y, dtype="float32")

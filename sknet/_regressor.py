@@ -76,14 +76,6 @@ class NetRegressor(RegressorMixin, BaseNet):
     def _make_target(self):
         return RegressorTarget()
 
-    def _validate_y(self, y, reset):
-        if reset:
-            return y
-        outputs = 1 if y.ndim == 1 else y.shape[1]
-        if outputs != self.target_.head.units:
-            raise ValueError(f"y has {outputs} output(s) but the estimator was fitted with {self.target_.head.units}.")
-        return y
-
     def predict(self, X):
         """Predict targets for ``X``.
 

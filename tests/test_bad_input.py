@@ -74,6 +74,10 @@ FIT_CASES = [
      "must return a keras.Model"),
     ("head-mismatch", lambda: NetClassifier(layers=[Dense(5, activation="softmax")]), dict(X=X, y=Y_CLS),
      ValueError, "3 classes"),
+    ("validation-unseen-label", NetClassifier, dict(X=X, y=Y_CLS, validation_data=(X, Y_CLS + 1)), ValueError,
+     "not in classes_"),
+    ("validation-length-mismatch", NetClassifier, dict(X=X, y=Y_CLS, validation_data=(X, Y_CLS[:5])), ValueError,
+     "validation_data"),
     ("class-weight-unknown-label", lambda: NetClassifier(class_weight={7: 1.0}), dict(X=X, y=Y_CLS), ValueError,
      "not classes of y"),
     ("class-weight-bad-string", lambda: NetClassifier(class_weight="heavy"), dict(X=X, y=Y_CLS), ValueError,
@@ -87,7 +91,9 @@ def _snapshot(kwargs):
 
 def _assert_unchanged(before, after):
     for key, value in before.items():
-        np.testing.assert_array_equal(after[key], value)  # NaN == NaN here
+        pairs = zip(after[key], value) if isinstance(value, tuple) else [(after[key], value)]
+        for new, old in pairs:
+            np.testing.assert_array_equal(new, old)  # NaN == NaN here
 
 
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
@@ -96,6 +102,8 @@ def _assert_unchanged(before, after):
     [pytest.param(*case[1:], id=case[0]) for case in FIT_CASES],
 )
 def test_bad_fit_input(make, kwargs, error, match, method, no_tensorflow_work):
+    if method == "partial_fit" and "validation_data" in kwargs:
+        pytest.skip("partial_fit takes no validation_data")
     est = make()
     params_before = copy.deepcopy({k: v for k, v in est.get_params(deep=False).items() if not callable(v)})
     before = _snapshot(kwargs)
@@ -163,10 +171,16 @@ def test_pandas_columns_renamed_or_reordered(monkeypatch):
         clf.predict(frame[list("dcba")])
 
 
-def test_unseen_label_in_partial_fit(fitted):
+def test_unseen_label_in_partial_fit(fitted, no_tensorflow_work):
     clf = copy.deepcopy(fitted[0])
     with pytest.raises(ValueError, match=r"labels \[5\] that are not in classes_"):
         clf.partial_fit(X, np.where(Y_CLS == 2, 5, Y_CLS))
+
+
+def test_other_output_count_in_warm_start(fitted, no_tensorflow_work):
+    reg = copy.deepcopy(fitted[1]).set_params(warm_start=True)
+    with pytest.raises(ValueError, match="2 output"):
+        reg.fit(X, np.column_stack([Y_REG, Y_REG]))
 
 
 def test_one_sample_regressor_fits():
