@@ -12,9 +12,11 @@ Why it is faster than ``model.fit`` / ``model.predict``
   initial weights into it, so cross-validation folds and grid-search candidates
   that change only the data, the learning rate, the epochs or the batch size
   re-use one trace instead of paying for a new one.
-* ``predict`` calls one cached, traced function of the weights
-  (``model.stateless_call``) instead of ``model.predict``, so a one-row
-  prediction costs well under a millisecond.
+* ``predict`` never calls ``model.predict``: a new model predicts through a
+  traced function of the weights (``model.stateless_call``) shared by its
+  architecture (no tracing per fold or candidate); an estimator predicted
+  repeatedly gets its own traced function with the weights captured, so a
+  one-row prediction costs well under a millisecond.
 
 Per-batch callbacks and ``verbose=1`` are honoured by running the epoch in
 chunks (one batch per chunk for callbacks with batch hooks), on the same
@@ -104,10 +106,15 @@ def model_signature(model, x_spec):
     return (_canonical_model_config(model), x_spec)
 
 
+def _has_schedule(optimizer):
+    """Whether the learning rate is a schedule (traced) rather than a variable (loaded per fit)."""
+    return isinstance(optimizer.get_config().get("learning_rate"), dict)
+
+
 def _optimizer_signature(optimizer):
     config = optimizer.get_config()
     config.pop("name", None)
-    if not isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+    if not _has_schedule(optimizer):
         config.pop("learning_rate", None)  # a variable: loaded per fit, not traced
     return type(optimizer).__name__ + json.dumps(config, sort_keys=True, default=str)
 
@@ -508,9 +515,8 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
             own = type(optimizer).from_config(optimizer.get_config())
             trainer = Trainer(model, own, loss, metrics, x_spec, y_spec)
     try:
-        schedule = isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
         state = trainer.optimizer_state_of(model) if continue_optimizer else None
-        trainer.load(model, state, None if schedule else float(optimizer.learning_rate))
+        trainer.load(model, state, None if _has_schedule(optimizer) else float(optimizer.learning_rate))
         history, status = trainer.fit(
             data, epochs=epochs, batch_size=batch_size, rng=rng, callbacks=callbacks,
             verbose=verbose, validation=validation,

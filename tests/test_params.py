@@ -164,3 +164,16 @@ def test_model_kwargs_need_a_callable_spec(iris):
     X, y = iris
     with pytest.raises(ValueError, match="callable layers spec"):
         NetClassifier(spec(), model__hidden=3, epochs=1).fit(X, y)
+
+
+def test_optimizer_loss_and_metric_templates_are_never_used(iris):
+    X, y = iris
+    optimizer = keras.optimizers.SGD(learning_rate=0.05, momentum=0.5)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
+    metric = keras.metrics.CategoricalAccuracy(name="acc")
+    clf = NetClassifier(spec(), optimizer=optimizer, loss=loss, metrics=[metric], epochs=2, random_state=0)
+    clf.fit(X, y)
+    assert not optimizer.built and int(optimizer.iterations) == 0
+    assert clf.model_.optimizer is not optimizer
+    assert float(metric.result()) == 0.0
+    assert "acc" in clf.history_
