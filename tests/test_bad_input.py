@@ -96,14 +96,15 @@ def _assert_unchanged(before, after):
             np.testing.assert_array_equal(new, old)  # NaN == NaN here
 
 
-@pytest.mark.parametrize("method", ["fit", "partial_fit"])
 @pytest.mark.parametrize(
-    "make, kwargs, error, match",
-    [pytest.param(*case[1:], id=case[0]) for case in FIT_CASES],
+    "method, make, kwargs, error, match",
+    [
+        pytest.param(method, *case[1:], id=f"{case[0]}-{method}")
+        for case in FIT_CASES
+        for method in (["fit"] if "validation_data" in case[2] else ["fit", "partial_fit"])
+    ],
 )
-def test_bad_fit_input(make, kwargs, error, match, method, no_tensorflow_work):
-    if method == "partial_fit" and "validation_data" in kwargs:
-        pytest.skip("partial_fit takes no validation_data")
+def test_bad_fit_input(method, make, kwargs, error, match, no_tensorflow_work):
     est = make()
     params_before = copy.deepcopy({k: v for k, v in est.get_params(deep=False).items() if not callable(v)})
     before = _snapshot(kwargs)
