@@ -63,7 +63,8 @@ LABELS = {
 }
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_samples=st.integers(1, 30),
     n_features=st.integers(1, 4),
