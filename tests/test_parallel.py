@@ -111,6 +111,11 @@ _MIRRORED = textwrap.dedent(
     print("agreement", agree)
     assert agree > 0.9
     assert mirrored.history_["loss"][-1] < mirrored.history_["loss"][0]
+    import pickle
+    from sklearn.base import clone
+    restored = pickle.loads(pickle.dumps(mirrored))  # the stored "mirrored" is a string: picklable
+    assert (restored.predict(X) == mirrored.predict(X)).all()
+    assert clone(mirrored).distribute == "mirrored"
     stopped = NetClassifier(distribute="mirrored", validation_split=0.2, early_stopping=True, patience=2,
                             metrics=["accuracy"], **dict(kw, epochs=200)).fit(X, y)
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(stopped.history_)
