@@ -432,10 +432,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         self._check_input_shape(X)
-        cache = getattr(self, "_serving", None)
-        if cache is None:  # estimators fitted by an older sknet
-            cache = _engine.ServingCache()
-        return cache.predict(self.model_, _engine.as_float(X), self._x_spec())
+        return self._serving.predict(self.model_, _engine.as_float(X), self._x_spec())
 
     def _x_spec(self):
         return ((None,) + tuple(self.input_shape_), "float32")

@@ -144,7 +144,13 @@ class ClassifierTarget:
 
     def check(self, y):
         """Raise ``ValueError`` for labels this target cannot encode (unseen classes, wrong width)."""
-        self.transform(y, self.head.units)
+        if self.kind in ("onehot", "multilabel"):
+            if np.ndim(y) != 2 or np.shape(y)[1] != len(self.classes_):
+                raise ValueError(
+                    f"y must be a ({len(self.classes_)})-column indicator matrix, got shape {np.shape(y)}."
+                )
+        else:
+            self._check_known(y)
 
     def codes(self, y):
         """Integer class codes of 1-D labels."""
@@ -155,11 +161,7 @@ class ClassifierTarget:
         """Network targets (float32) for an output layer of ``units``."""
         y = np.asarray(y)
         if self.kind in ("onehot", "multilabel"):
-            if y.ndim != 2 or y.shape[1] != len(self.classes_):
-                raise ValueError(
-                    f"y must be a ({len(self.classes_)})-column indicator matrix, "
-                    f"got shape {y.shape}."
-                )
+            self.check(y)
             return y.astype("float32")
         codes = self.codes(y)
         if units == 1:

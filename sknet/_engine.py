@@ -488,9 +488,9 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
     ``data`` and ``validation`` are ``(X, y, sample_weight)`` NumPy arrays.
     ``optimizer`` (the template of this fit: a trainer builds its own copy),
     ``loss`` and ``metrics`` only shape a new trainer; when a trainer of the
-    same signature is cached, they contribute just their learning rate. With ``continue_optimizer``, the state saved in
-    ``model.optimizer`` by an earlier fit is continued instead of starting the
-    optimizer afresh. The final optimizer state is saved into
+    same signature is cached, they contribute just their learning rate. With
+    ``continue_optimizer``, the state saved in ``model.optimizer`` by an
+    earlier fit is continued instead of starting the optimizer afresh. The final optimizer state is saved into
     ``model.optimizer`` (a compiled model), so it travels with the model.
 
     Returns
@@ -548,21 +548,22 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
     run under ``MultiWorkerMirroredStrategy`` in Keras 3. Shuffling is seeded
     from ``rng``. ``model`` is trained in place.
     """
-    x, y, sw = (as_float(data[0]), np.asarray(data[1], "float32"), np.asarray(data[2], "float32"))
+    data = as_tensors(*data)
+    n = int(data[0].shape[0])
     seed = int(rng.randint(np.iinfo(np.int32).max))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = (
-        tf.data.Dataset.from_tensor_slices((x, y, sw))
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.from_tensor_slices(data)
+        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
         .with_options(options)
     )
     per_example = type(loss).from_config({**loss.get_config(), "reduction": None})
     with strategy.scope():
-        if not continue_optimizer or model.optimizer is None:
+        if model.optimizer is None:  # a fresh model arrives compiled with this fit's optimizer
             model.compile(optimizer=optimizer, loss=loss)
-        optimizer = model.optimizer
+        optimizer = model.optimizer  # continues its own state on warm starts
         optimizer.build(model.trainable_variables)
         trackers = [keras.metrics.Mean(name="loss")] + list(metrics)
         val_trackers = [keras.metrics.Mean(name="val_loss")] + [type(m).from_config(m.get_config()) for m in metrics]
@@ -592,7 +593,8 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
         for metric in val_trackers[1:]:
             metric.update_state(yv, pred)
 
-    cb_list = callback_list(callbacks, model, verbose, epochs, -(-len(x) // batch_size))
+    validation = None if validation is None else as_tensors(*validation)
+    cb_list = callback_list(callbacks, model, verbose, epochs, -(-n // batch_size))
 
     def run_epoch(epoch):
         for tracker in trackers + val_trackers:
@@ -601,7 +603,7 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
             train_step(batch)
         logs = {t.name: float(t.result()) for t in trackers}
         if validation is not None:
-            evaluate(*(tf.constant(np.asarray(v, "float32")) for v in validation))
+            evaluate(*validation)
             logs.update({"val_" + t.name.removeprefix("val_"): float(t.result()) for t in val_trackers})
         return logs
 
