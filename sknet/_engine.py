@@ -12,6 +12,9 @@ Why it is faster than ``model.fit`` / ``model.predict``
   initial weights into it, so cross-validation folds and grid-search candidates
   that change only the data, the learning rate, the epochs or the batch size
   re-use one trace instead of paying for a new one.
+* SGD, RMSprop and Adam updates run as TensorFlow's fused kernels, one per
+  variable, instead of Keras' chain of element-wise operations
+  (:mod:`sknet._fused`); other optimizers and options use Keras' update.
 * ``predict`` never calls ``model.predict``: a new model predicts through a
   traced function of the weights (``model.stateless_call``) shared by its
   architecture (no tracing per fold or candidate); an estimator predicted
@@ -31,6 +34,8 @@ from collections import OrderedDict
 import keras
 import numpy as np
 import tensorflow as tf
+
+from ._fused import fused_update
 
 # Cached traced functions. Bounded, so a long-running process that fits many
 # different architectures does not grow without limit.
@@ -262,6 +267,9 @@ class Trainer:
         self.loss = loss
         self.model.compile(optimizer=optimizer, loss=loss)
         self.optimizer.build(self.model.trainable_variables)
+        # One fused TensorFlow kernel per variable where the update allows it.
+        self._fused = fused_update(self.optimizer, self.model.trainable_variables)
+        self._apply = self._fused or self.optimizer.apply
         self._optimizer_init = [v.numpy() for v in self.optimizer.variables]
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.metrics = list(metrics)
@@ -297,7 +305,7 @@ class Trainer:
                 loss = loss + tf.add_n(self.model.losses)
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, variables)
-        self.optimizer.apply(grads, variables)
+        self._apply(grads, variables)
         n = tf.shape(x)[0]
         self.loss_tracker.update_state(loss, sample_weight=tf.cast(n, loss.dtype))
         for metric in self.metrics:
@@ -339,6 +347,8 @@ class Trainer:
         state = self._optimizer_init if optimizer_state is None else optimizer_state
         for var, value in zip(self.optimizer.variables, state):
             var.assign(value)
+        if self._fused is not None:
+            self._fused.reset()
         if learning_rate is not None and optimizer_state is None:
             self.optimizer.learning_rate = learning_rate
 

@@ -1,0 +1,119 @@
+"""Fused optimizer kernels: the same updates as Keras, and Keras' path wherever they differ."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras.layers import Dense, Dropout
+
+from sknet import NetClassifier, _engine
+from sknet._fused import FusedUpdate, fused_update
+
+FUSED = {
+    "sgd": lambda: keras.optimizers.SGD(learning_rate=0.05),
+    "sgd-momentum": lambda: keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+    "sgd-nesterov": lambda: keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+    "rmsprop": lambda: keras.optimizers.RMSprop(),
+    "rmsprop-momentum": lambda: keras.optimizers.RMSprop(momentum=0.5),
+    "rmsprop-centered": lambda: keras.optimizers.RMSprop(centered=True, momentum=0.3),
+    "adam": lambda: keras.optimizers.Adam(learning_rate=0.01),
+    "adam-amsgrad": lambda: keras.optimizers.Adam(learning_rate=0.01, amsgrad=True),
+    "adam-schedule": lambda: keras.optimizers.Adam(
+        learning_rate=keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=1, decay_rate=0.5)
+    ),
+}
+
+NOT_FUSED = {
+    "clipnorm": lambda: keras.optimizers.Adam(clipnorm=1.0),
+    "clipvalue": lambda: keras.optimizers.SGD(clipvalue=0.1),
+    "global_clipnorm": lambda: keras.optimizers.RMSprop(global_clipnorm=1.0),
+    "weight_decay": lambda: keras.optimizers.SGD(weight_decay=0.01),
+    "adamw": lambda: keras.optimizers.AdamW(),
+    "adagrad": lambda: keras.optimizers.Adagrad(),
+    "ema": lambda: keras.optimizers.Adam(use_ema=True),
+    "accumulation": lambda: keras.optimizers.Adam(gradient_accumulation_steps=2),
+    "loss-scale": lambda: keras.optimizers.Adam(loss_scale_factor=8.0),
+    "subclass": lambda: type("MyAdam", (keras.optimizers.Adam,), {})(),
+}
+
+
+def _variables(seed, constraint=None):
+    rng = np.random.RandomState(seed)
+    kernel = keras.Variable(rng.randn(5, 3).astype("float32"), name="kernel")
+    kernel.constraint = constraint  # as a layer's add_weight(constraint=...) sets it
+    return [kernel, keras.Variable(rng.randn(3).astype("float32"), name="bias")]
+
+
+def _gradients(step):
+    rng = np.random.RandomState(100 + step)
+    return [tf.constant(rng.randn(5, 3).astype("float32")), tf.constant(rng.randn(3).astype("float32"))]
+
+
+def _run(make_optimizer, fused, steps=4, constraint=None):
+    variables = _variables(0, constraint)
+    optimizer = make_optimizer()
+    optimizer.build(variables)
+    apply = fused_update(optimizer, variables) if fused else optimizer.apply
+    assert apply is not None
+    step = tf.function(lambda grads: apply(grads, variables), autograph=False)
+    for i in range(steps):
+        step(_gradients(i))
+    return variables, optimizer
+
+
+@pytest.mark.parametrize("name", sorted(FUSED))
+def test_fused_update_matches_keras(name):
+    keras_vars, keras_opt = _run(FUSED[name], fused=False)
+    fused_vars, fused_opt = _run(FUSED[name], fused=True)
+    for ours, theirs in zip(fused_vars, keras_vars):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    assert int(fused_opt.iterations.numpy()) == int(keras_opt.iterations.numpy()) == 4
+    # The optimizer's own slots hold the state: warm starts and pickles see Keras' state.
+    for ours, theirs in zip(fused_opt.variables, keras_opt.variables):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_FUSED))
+def test_features_the_kernels_lack_use_keras_update(name):
+    optimizer = NOT_FUSED[name]()
+    optimizer.build(_variables(0))
+    assert fused_update(optimizer, optimizer._trainable_variables) is None
+
+
+def test_constraints_are_applied_after_the_fused_update():
+    fused_vars, _ = _run(FUSED["sgd"], fused=True, constraint=keras.constraints.NonNeg())
+    keras_vars, _ = _run(FUSED["sgd"], fused=False, constraint=keras.constraints.NonNeg())
+    assert (fused_vars[0].numpy() >= 0).all() and (fused_vars[0].numpy() == 0).any()
+    np.testing.assert_allclose(fused_vars[0].numpy(), keras_vars[0].numpy(), rtol=1e-6)
+
+
+def test_sparse_gradients_fall_back_to_keras_update():
+    variables = _variables(0)
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(variables)
+    fused = fused_update(optimizer, variables)
+    sparse = tf.IndexedSlices(tf.ones((1, 3)), tf.constant([2]), tf.constant([5, 3]))
+    assert not fused._fusable([sparse, tf.ones(3)], variables)
+    fused([sparse, tf.ones(3)], variables)  # eager: Keras' own apply handles it
+    assert int(optimizer.iterations.numpy()) == 1
+
+
+def test_estimators_train_through_the_fused_path(digits):
+    X, y = digits
+    _engine.clear_caches()
+    NetClassifier(epochs=1, random_state=0).fit(X[:200], y[:200])
+    (trainer,) = _engine._TRAINERS.values()
+    assert isinstance(trainer._fused, FusedUpdate)
+
+
+def test_a_nan_fit_does_not_leak_into_the_next_fit_of_the_cached_trainer(iris):
+    """RMSprop's scratch buffer holds NaN after a diverged fit; the next fit must not see it."""
+    X, y = iris
+    make = lambda **kw: NetClassifier([Dense(8, activation="relu"), Dropout(0.1)], optimizer="rmsprop",  # noqa: E731
+                                      epochs=3, random_state=0, **kw)
+    _engine.clear_caches()
+    expected = make().fit(X, y).predict_proba(X)
+    with pytest.raises(FloatingPointError):
+        make(optimizer__learning_rate=1e30).fit(X * 1e10, y)
+    assert len(_engine._TRAINERS) == 1  # the diverged fit used the same trainer
+    np.testing.assert_array_equal(make().fit(X, y).predict_proba(X), expected)
