@@ -61,6 +61,23 @@ def copy_state(source, target):
         d.assign(s)
 
 
+def clone_architecture(model):
+    """A fresh, uncompiled copy of ``model``'s architecture (new, unset weights).
+
+    ``keras.models.clone_model`` re-compiles a compiled model from its compile
+    config: that looks the optimizer up by its registered name (so it fails for
+    a user's unregistered optimizer class) and builds an optimizer the copy
+    never uses. Cloning a shallow stand-in marked uncompiled avoids both
+    without touching ``model``.
+    """
+    if not getattr(model, "compiled", False):
+        return keras.models.clone_model(model)
+    stand_in = object.__new__(type(model))
+    stand_in.__dict__.update(model.__dict__)
+    stand_in.__dict__["compiled"] = False
+    return keras.models.clone_model(stand_in)
+
+
 def _layer_names(config, names):
     """Collect the names of every layer (input layers included) in a model config."""
     if isinstance(config, dict):
@@ -197,7 +214,7 @@ def predictor_for(model, x_spec):
             _PREDICTORS.move_to_end(key)
             return predictor
     with _seeded_build():
-        predictor = Predictor(keras.models.clone_model(model), x_spec)
+        predictor = Predictor(clone_architecture(model), x_spec)
     _checkin(_PREDICTORS, key, predictor)
     return predictor
 
@@ -262,7 +279,7 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, loss, metrics, x_spec, y_spec):
-        self.model = keras.models.clone_model(model)
+        self.model = clone_architecture(model)
         self.optimizer = optimizer
         self.loss = loss
         self.model.compile(optimizer=optimizer, loss=loss)

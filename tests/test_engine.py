@@ -120,3 +120,28 @@ def test_same_learning_as_keras_fit(iris):
     clf.set_params(epochs=5).fit(X, y)
     np.testing.assert_allclose(clf.history_["loss"][1:], keras_history, rtol=1e-4)
     np.testing.assert_allclose(clf.predict_proba(X), twin.predict(X, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_unregistered_optimizer_class_trains_and_predicts(iris):
+    """Keras' clone_model would re-compile from the config and fail to find the class."""
+    X, y = iris
+
+    class MyRMSprop(keras.optimizers.RMSprop):
+        pass
+
+    _engine.clear_caches()
+    clf = NetClassifier(optimizer=MyRMSprop(learning_rate=0.01), epochs=3, random_state=0).fit(X, y)
+    (trainer,) = _engine._TRAINERS.values()
+    assert trainer._fused is None  # a subclass may change update_step: Keras' own update runs
+    assert type(clf.model_.optimizer) is MyRMSprop
+    plain = NetClassifier(optimizer=keras.optimizers.RMSprop(learning_rate=0.01), epochs=3, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), plain.predict_proba(X), rtol=1e-4, atol=1e-6)
+    assert clf.predict(X[:1]).shape == (1,)
+
+
+def test_cloned_architectures_are_uncompiled_and_leave_the_model_compiled(iris):
+    X, y = iris
+    clf = NetClassifier(epochs=1, random_state=0).fit(X, y)
+    copy = _engine.clone_architecture(clf.model_)
+    assert not copy.compiled and clf.model_.compiled
+    assert copy.get_config()["layers"] == clf.model_.get_config()["layers"]

@@ -92,6 +92,22 @@ def test_warm_started_estimator_pickles_and_continues(iris):
     assert other.history_.n_epochs == 6
 
 
+@keras.saving.register_keras_serializable(package="sknet_tests")
+class RegisteredRMSprop(keras.optimizers.RMSprop):
+    """A user's optimizer class, registered as Keras requires for loading."""
+
+
+def test_custom_optimizer_class_fits_pickles_and_continues(iris):
+    X, y = iris
+    clf = NetClassifier(optimizer=RegisteredRMSprop(learning_rate=0.01), epochs=2, warm_start=True,
+                        random_state=0).fit(X, y)
+    other = pickle.loads(pickle.dumps(clf))
+    assert type(other.model_.optimizer) is RegisteredRMSprop
+    clf.fit(X, y)
+    other.fit(X, y)
+    np.testing.assert_allclose(other.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+
+
 def test_estimator_with_callbacks_pickles(iris, tmp_path):
     X, y = iris
     callbacks = [
