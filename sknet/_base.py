@@ -288,13 +288,17 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             X, y, sample_weight, validation_data, target, shuffle_rng, split=not partial
         )
 
+        model = None if reset else self.model_
+        if model is not None and strategy is not None and getattr(model, "_distribute_strategy", None) is not strategy:
+            # Made under another strategy object, or loaded from a pickle: move it.
+            model = _engine.rehome(model, strategy, metrics=list(self.metrics or []))
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             if strategy is not None:  # its variables must live under the strategy
                 optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])
             if reset:
                 model, activation = self._build(target, X.shape[1:], seed, nested)
             else:
-                model, activation = self.model_, self._head_activation
+                activation = self._head_activation
             units = int(model.outputs[0].shape[-1])
             y_enc = target.transform(y, units)
             loss = _params.make_loss(self.loss, default_loss(activation), nested["loss"])

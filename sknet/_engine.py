@@ -78,6 +78,34 @@ def clone_architecture(model):
     return keras.models.clone_model(stand_in)
 
 
+def rehome(model, strategy, metrics=()):
+    """A copy of a fitted ``model`` whose variables live under ``strategy``.
+
+    Weights, every other state variable and the optimizer state are copied, so
+    a warm-started distributed fit continues where ``model`` stopped; it is
+    needed when ``model`` was made outside ``strategy`` (under an earlier
+    strategy object, or loaded from a pickle). ``model`` is not modified. Call
+    it outside any strategy scope: variables of another strategy can only be
+    read outside the new one.
+    """
+    state = [v.numpy() for v in state_variables(model)]
+    source = model.optimizer
+    config = None if source is None else source.get_config()
+    slots = [v.numpy() for v in source.variables] if source is not None and source.built else None
+    with strategy.scope():
+        new = clone_architecture(model)
+        for variable, value in zip(state_variables(new), state):
+            variable.assign(value)
+        if source is not None:
+            optimizer = type(source).from_config(config)
+            new.compile(optimizer=optimizer, loss=model.loss, metrics=list(metrics))
+            if slots is not None:
+                optimizer.build(new.trainable_variables)
+                for variable, value in zip(optimizer.variables, slots):
+                    variable.assign(value)
+    return new
+
+
 def _layer_names(config, names):
     """Collect the names of every layer (input layers included) in a model config."""
     if isinstance(config, dict):
@@ -573,7 +601,8 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
     gradients are all-reduced by the optimizer, and the loss is averaged over
     the global batch. Keras' own ``model.fit`` is not used because it does not
     run under ``MultiWorkerMirroredStrategy`` in Keras 3. Shuffling is seeded
-    from ``rng``. ``model`` is trained in place.
+    from ``rng``. ``model`` is trained in place; if the loss becomes NaN, a
+    warm-started ``model`` gets its weights and optimizer state back.
     """
     data = as_tensors(*data)
     n = int(data[0].shape[0])
@@ -622,6 +651,9 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
 
     validation = None if validation is None else as_tensors(*validation)
     cb_list = callback_list(callbacks, model, verbose, epochs, -(-n // batch_size))
+    # Trained in place: keep what a diverging warm-started fit would destroy.
+    variables = state_variables(model) + list(optimizer.variables)
+    before = [v.numpy() for v in variables] if continue_optimizer else None
 
     def run_epoch(epoch):
         for tracker in trackers + val_trackers:
@@ -634,4 +666,8 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
             logs.update({"val_" + t.name.removeprefix("val_"): float(t.result()) for t in val_trackers})
         return logs
 
-    return run_epochs(run_epoch, cb_list, model, epochs)
+    history, status = run_epochs(run_epoch, cb_list, model, epochs)
+    if status == "nan" and before is not None:
+        for variable, value in zip(variables, before):
+            variable.assign(value)
+    return history, status

@@ -121,6 +121,30 @@ _MIRRORED = textwrap.dedent(
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(stopped.history_)
     print("early stopping after", stopped.n_iter_)
     assert stopped.n_iter_ < 200
+    import numpy as np
+    # Warm starts: under a new "mirrored" strategy per fit (the model moves), under
+    # one strategy object (trained in place), and after a pickle round trip.
+    for distribute in ["mirrored", tf.distribute.MirroredStrategy()]:
+        warm = NetClassifier(distribute=distribute, warm_start=True, **dict(kw, epochs=2)).fit(X, y)
+        before = warm.predict_proba(X)
+        try:
+            warm.fit(X * 1e30, y)
+            raise AssertionError("no FloatingPointError")
+        except FloatingPointError:
+            pass
+        assert np.array_equal(warm.predict_proba(X), before), "a diverged warm fit changed the weights"
+        warm.fit(X, y)  # and it still continues from where it was
+        assert warm.history_.n_epochs == 4
+        assert warm.model_.optimizer.iterations.numpy() == 4 * 5  # 150 rows / batch 30, 4 epochs
+    loaded = pickle.loads(pickle.dumps(NetClassifier(distribute="mirrored", warm_start=True,
+                                                     **dict(kw, epochs=2)).fit(X, y)))
+    loaded.fit(X, y)
+    assert loaded.history_.n_epochs == 4 and loaded.model_.optimizer.iterations.numpy() == 20
+    online = NetClassifier(distribute="mirrored", **kw)
+    for _ in range(3):
+        online.partial_fit(X, y, classes=[0, 1, 2])
+    assert online.model_.optimizer.iterations.numpy() == 3 * 5 and online.history_.n_epochs == 3
+    print("warm starts ok")
     """
 )
 
@@ -130,6 +154,7 @@ def test_mirrored_strategy_on_two_logical_cpus():
     out = subprocess.run([sys.executable, "-c", _MIRRORED], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "replicas 2" in out.stdout
+    assert "warm starts ok" in out.stdout
 
 
 def test_bad_distribute_values(iris):
