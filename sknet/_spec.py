@@ -13,6 +13,7 @@ user passed are never built, trained, mutated or shared between clones.
 """
 
 import copy
+import inspect
 import random
 import threading
 from contextlib import contextmanager
@@ -23,6 +24,20 @@ DEFAULT_HIDDEN_UNITS = 100
 
 # Keys of a layer config that pin an input shape; sknet infers the input from X.
 _INPUT_SHAPE_KEYS = ("batch_input_shape", "batch_shape", "input_shape", "input_dim")
+
+
+def _takes_input_dim(cls):
+    """Whether ``input_dim`` is a real argument of ``cls`` (``Embedding``'s vocabulary size).
+
+    For other layers it is Keras' legacy way to declare the input width
+    (``Dense(64, input_dim=20)``) and is dropped. An unknown class keeps it.
+    """
+    if cls is None:
+        return True
+    try:
+        return "input_dim" in inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return True
 
 # Keras draws its default seeds (initializers, dropout) from Python's ``random``
 # module. A seeded build swaps that state for ours and puts the user's back.
@@ -107,13 +122,15 @@ def layer_configs(spec):
         raise TypeError(f"a {kind} spec has no layer list")
     configs = []
     for item in spec:
+        cls = getattr(keras.layers, item["class_name"], None) if isinstance(item, dict) else type(item)
         cfg = copy.deepcopy(item) if isinstance(item, dict) else keras.layers.serialize(item)
         cfg.setdefault("config", {})
         cfg.pop("build_config", None)  # built templates: shapes come from X, not the template
         if "module" not in cfg and hasattr(keras.layers, cfg["class_name"]):
             cfg["module"] = "keras.layers"  # short form {"class_name": "Dense", "config": {...}}
         for key in _INPUT_SHAPE_KEYS:
-            cfg["config"].pop(key, None)
+            if key != "input_dim" or not _takes_input_dim(cls):
+                cfg["config"].pop(key, None)
         configs.append(cfg)
     return configs
 

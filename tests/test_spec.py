@@ -41,6 +41,34 @@ def test_serialized_dict_spec(iris):
     assert spec[1] == {"class_name": "Dropout", "config": {"rate": 0.1}}
 
 
+def _token_data():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 10, (300, 5))
+    return X, (X[:, 0] > 4).astype(int)
+
+
+@pytest.mark.parametrize("form", ["layer", "dict", "sequential"])
+def test_embedding_keeps_its_vocabulary_size(form):
+    """``input_dim`` is Embedding's vocabulary, not a legacy input width: it must survive."""
+    X, y = _token_data()
+    layers = [keras.layers.Embedding(10, 4), Flatten(), Dense(8, activation="relu")]
+    spec = {
+        "layer": layers,
+        "dict": [keras.layers.serialize(layer) for layer in layers],
+        "sequential": keras.Sequential(layers),
+    }[form]
+    clf = NetClassifier(spec, epochs=30, optimizer__learning_rate=0.05, random_state=0).fit(X, y)
+    assert clf.model_.layers[0].input_dim == 10
+    assert clf.score(X, y) > 0.9  # sparse embedding gradients train (Keras' own update)
+
+
+def test_legacy_input_dim_of_dense_is_ignored(iris):
+    X, y = iris
+    spec = [{"class_name": "Dense", "config": {"units": 8, "input_dim": 99}}]
+    clf = NetClassifier(spec, epochs=1, random_state=0).fit(X, y)
+    assert clf.model_.layers[0].kernel.shape == (4, 8)
+
+
 def test_tutorial_sequential_keeps_its_head(digits):
     X, y = digits
     model = keras.Sequential()
