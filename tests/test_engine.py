@@ -4,6 +4,7 @@ import threading
 
 import keras
 import numpy as np
+import pytest
 from keras.layers import Dense, Dropout
 
 from sknet import NetClassifier, NetRegressor, _engine
@@ -145,3 +146,43 @@ def test_cloned_architectures_are_uncompiled_and_leave_the_model_compiled(iris):
     copy = _engine.clone_architecture(clf.model_)
     assert not copy.compiled and clf.model_.compiled
     assert copy.get_config()["layers"] == clf.model_.get_config()["layers"]
+
+
+def _zoo_data(kind):
+    rng = np.random.RandomState(0)
+    if kind == "sequence":
+        X = rng.randn(120, 12, 3).astype("float32")
+        return X, (X[:, :, 0].sum(1) > 0).astype(int)
+    X = rng.randn(120, 10).astype("float32")
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+ZOO = {
+    "batchnorm": ("table", lambda L: [L.Dense(16), L.BatchNormalization(), L.Activation("relu")]),
+    "layernorm": ("table", lambda L: [L.Dense(16), L.LayerNormalization(), L.Activation("gelu")]),
+    "noise": ("table", lambda L: [L.GaussianNoise(0.1), L.Dense(16, activation="relu")]),
+    "regularized": ("table", lambda L: [L.Dense(16, activation="relu", kernel_regularizer="l2",
+                                                kernel_constraint=keras.constraints.MaxNorm(1.0))]),
+    "lstm": ("sequence", lambda L: [L.LSTM(8)]),
+    "gru": ("sequence", lambda L: [L.GRU(8)]),
+    "conv1d": ("sequence", lambda L: [L.Conv1D(8, 3, activation="relu"), L.GlobalAveragePooling1D()]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_layer_families_train_predict_like_keras_and_pickle(name):
+    """State the engine must carry: BN statistics, RNG seeds, recurrent kernels, constraints."""
+    import pickle
+
+    kind, make = ZOO[name]
+    X, y = _zoo_data(kind)
+    clf = NetClassifier(make(keras.layers), epochs=10, optimizer__learning_rate=0.01, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert clf.score(X, y) > 0.8
+    np.testing.assert_allclose(proba[:, 1], clf.model_.predict(X, verbose=0)[:, 0], atol=1e-6)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), proba)
+    if name == "regularized":
+        norms = np.sqrt((clf.model_.layers[0].kernel.numpy() ** 2).sum(axis=0))
+        assert norms.max() <= 1.0 + 1e-5  # the constraint ran after the (fused) update
+    if name == "batchnorm":
+        assert not np.allclose(clf.model_.layers[1].moving_mean.numpy(), 0)  # statistics were learnt
