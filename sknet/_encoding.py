@@ -12,6 +12,10 @@ multilabel ``(n, k)``  ``Dense(k, "sigmoid")``      ``binary_crossentropy``     
 continuous ``(n,)``    ``Dense(1)`` linear          ``mean_squared_error``      ``(n,)``
 continuous ``(n, k)``  ``Dense(k)`` linear          ``mean_squared_error``      ``(n, k)``
 =====================  ===========================  ==========================  =====================
+
+With ``loss="sparse_categorical_crossentropy"`` (or its class or function),
+labels are passed to the network as integer class codes instead of one-hot
+rows, and a binary target gets a ``Dense(2, "softmax")`` head.
 """
 
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 _CATEGORICAL_LOSSES = {"categorical_crossentropy", "CategoricalCrossentropy", "categorical_focal_crossentropy", "CategoricalFocalCrossentropy"}
+_SPARSE_LOSSES = {"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class Head:
 
     def accepts(self, units, activation):
         """Whether an explicit output layer fits this target."""
+        if self.kind == "binary" and self.units == 2:  # a sparse loss needs two softmax units
+            return (units, activation) == (2, "softmax")
         if self.kind == "binary":
             return (units, activation) in ((1, "sigmoid"), (2, "softmax"))
         if self.kind in ("multiclass", "onehot"):
@@ -57,6 +64,8 @@ class Head:
         return units == self.units
 
     def describe(self):
+        if self.kind == "binary" and self.units == 2:
+            return "Dense(2, 'softmax') for a binary target with a sparse loss"
         if self.kind == "binary":
             return "Dense(1, 'sigmoid') or Dense(2, 'softmax') for a binary target"
         if self.kind in ("multiclass", "onehot"):
@@ -78,7 +87,12 @@ def default_loss(activation):
 def _loss_name(loss):
     if isinstance(loss, str):
         return loss
-    return getattr(loss, "name", None) or type(loss).__name__
+    return getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
+
+
+def is_sparse_loss(loss):
+    """Whether ``loss`` takes integer class codes (sparse categorical cross-entropy)."""
+    return loss is not None and (_loss_name(loss) in _SPARSE_LOSSES or type(loss).__name__ in _SPARSE_LOSSES)
 
 
 class ClassifierTarget:
@@ -93,11 +107,18 @@ class ClassifierTarget:
 
     def __init__(self, loss=None):
         self.loss = loss
+        self.sparse = is_sparse_loss(loss)
 
     def fit(self, y, classes=None):
         """Learn the classes and the head; ``y`` is validated (1-D or 2-D)."""
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] > 1:
+            if self.sparse:
+                raise ValueError(
+                    "loss='sparse_categorical_crossentropy' takes 1-D class labels, but y is "
+                    f"2-D with {y.shape[1]} columns; pass the labels, or use "
+                    "loss='categorical_crossentropy' for a one-hot y."
+                )
             check_classification_targets(y)
             kind = type_of_target(y, input_name="y", raise_unknown=True)
             if kind != "multilabel-indicator":
@@ -128,7 +149,7 @@ class ClassifierTarget:
         self.kind = "binary" if len(self.classes_) == 2 else "multiclass"
         self.y_dtype_ = y.dtype
         if self.kind == "binary":
-            self.head = Head(1, "sigmoid", "binary")
+            self.head = Head(2, "softmax", "binary") if self.sparse else Head(1, "sigmoid", "binary")
         else:
             self.head = Head(len(self.classes_), "softmax", "multiclass")
         return self
@@ -164,6 +185,8 @@ class ClassifierTarget:
             self.check(y)
             return y.astype("float32")
         codes = self.codes(y)
+        if self.sparse:
+            return codes.astype("float32")
         if units == 1:
             return codes.astype("float32").reshape(-1, 1)
         return np.eye(units, dtype="float32")[codes]

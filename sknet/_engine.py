@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._fused import fused_update
+from ._params import loss_config
 
 # Cached traced functions. Bounded, so a long-running process that fits many
 # different architectures does not grow without limit.
@@ -561,7 +562,7 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
         model_signature(model, x_spec),
         y_spec,
         _optimizer_signature(optimizer),
-        _config_json(loss),
+        json.dumps(loss_config(loss), sort_keys=True, default=str),
         tuple(_config_json(m) for m in metrics),
     )
     trainer = _checkout(_TRAINERS, key)

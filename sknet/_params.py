@@ -6,6 +6,7 @@ mutated or shared between fits.
 """
 
 import copy
+import inspect
 
 import keras
 
@@ -40,9 +41,24 @@ def _check_keys(what, overrides, valid):
         raise ValueError(f"{names}: not an argument of the {what}; valid choices are {sorted(valid)}.")
 
 
+def loss_config(loss):
+    """``loss.get_config()`` plus the function arguments some Keras losses leave out.
+
+    Keras' ``Huber.get_config()`` drops ``delta`` (Keras 3.15); its wrapper
+    still holds it in ``_fn_kwargs``, so every argument of the class's
+    ``__init__`` found there is added back.
+    """
+    config = loss.get_config()
+    params = inspect.signature(type(loss).__init__).parameters
+    for key, value in (getattr(loss, "_fn_kwargs", None) or {}).items():
+        if key in params:
+            config.setdefault(key, value)
+    return config
+
+
 def _from_template(what, template, overrides, **fixed):
     """A new object of the template's class from its config with ``overrides`` applied."""
-    config = template.get_config()
+    config = loss_config(template) if isinstance(template, keras.losses.Loss) else template.get_config()
     _check_keys(what, overrides, config)
     config.update(overrides, **fixed)
     return type(template).from_config(config)
@@ -76,9 +92,46 @@ def _camel(name):
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+@keras.saving.register_keras_serializable(package="sknet")
+class FunctionLoss(keras.losses.Loss):
+    """A ``keras.losses.Loss`` around a function ``fn(y_true, y_pred)`` of per-sample losses.
+
+    Keras 3 keeps its own wrapper private; this one saves the function as
+    Keras serializes functions (by registered name), so a model compiled with
+    it loads wherever the function is registered.
+    """
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction, dtype=dtype)
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+    def get_config(self):
+        return {**super().get_config(), "fn": keras.saving.serialize_keras_object(self.fn)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["fn"] = keras.saving.deserialize_keras_object(config["fn"])
+        return cls(**config)
+
+
+def _builtin_loss_name(fn):
+    """The name of a Keras loss function (``keras.losses.mse``...), or None for a user's."""
+    name = getattr(fn, "__name__", None)
+    try:
+        return name if name and keras.losses.get(name) is fn else None
+    except ValueError:
+        return None
+
+
 def make_loss(loss, default, overrides):
     """A fresh ``keras.losses.Loss`` from a name, instance or function."""
     loss = default if loss is None else loss
+    if callable(loss) and not isinstance(loss, keras.losses.Loss) and _builtin_loss_name(loss):
+        loss = _builtin_loss_name(loss)  # keras.losses.mse -> "mse": its Loss class, with loss__ params
     if isinstance(loss, str):
         try:
             resolved = keras.losses.get(loss)
@@ -96,13 +149,13 @@ def make_loss(loss, default, overrides):
             except (ValueError, TypeError):
                 if overrides:
                     raise ValueError(f"loss {loss!r} takes no loss__<arg> parameters.") from None
-                return keras.losses.LossFunctionWrapper(resolved, name=resolved.__name__)
+                return FunctionLoss(resolved)
     elif isinstance(loss, keras.losses.Loss):
         template = loss
     elif callable(loss):
         if overrides:
             raise ValueError("a loss function takes no loss__<arg> parameters; use a keras.losses.Loss.")
-        return keras.losses.LossFunctionWrapper(loss, name=getattr(loss, "__name__", "loss"))
+        return FunctionLoss(loss)
     else:
         raise TypeError(f"loss must be a Keras loss name, instance or function; got {type(loss).__name__}.")
     return _from_template("loss", template, overrides)
@@ -111,14 +164,19 @@ def make_loss(loss, default, overrides):
 _ACCURACY = {"accuracy", "acc"}
 
 
-def make_metrics(metrics, head_activation, n_outputs, classifier):
-    """Fresh metric objects; ``"accuracy"`` picks the variant the head needs."""
+def make_metrics(metrics, head_activation, n_outputs, classifier, sparse=False):
+    """Fresh metric objects; ``"accuracy"`` picks the variant the head and targets need.
+
+    ``sparse``: the network's targets are integer class codes (a sparse loss).
+    """
     out = []
     for metric in metrics or []:
         if isinstance(metric, str) and metric in _ACCURACY:
             if not classifier:
                 raise ValueError("metric 'accuracy' is for classifiers; use e.g. 'mae' or 'r2_score'.")
-            if head_activation == "softmax" and n_outputs > 1:
+            if sparse:
+                out.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+            elif head_activation == "softmax" and n_outputs > 1:
                 out.append(keras.metrics.CategoricalAccuracy(name="accuracy"))
             else:
                 out.append(keras.metrics.BinaryAccuracy(name="accuracy"))

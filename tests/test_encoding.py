@@ -81,6 +81,47 @@ def test_one_hot_target_with_categorical_loss(iris):
     assert clf.score(X, Y) > 0.8
 
 
+SPARSE_LOSSES = {
+    "name": "sparse_categorical_crossentropy",
+    "object": keras.losses.SparseCategoricalCrossentropy(),
+    "function": keras.losses.sparse_categorical_crossentropy,
+}
+
+
+@pytest.mark.parametrize("form", sorted(SPARSE_LOSSES))
+def test_sparse_loss_trains_on_class_codes_like_the_one_hot_loss(iris, form):
+    """The Keras tutorials' sparse loss: codes go in, the same learning as one-hot + categorical."""
+    X, y = iris
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    kw = dict(layers=[Dense(8, activation="relu")], epochs=5, metrics=["accuracy"], validation_split=0.2,
+              random_state=0)
+    sparse = NetClassifier(loss=SPARSE_LOSSES[form], **kw).fit(X, labels)
+    dense = NetClassifier(loss="categorical_crossentropy", **kw).fit(X, labels)
+    assert sparse.model_.layers[-1].units == 3
+    np.testing.assert_allclose(sparse.history_["loss"], dense.history_["loss"], rtol=1e-5)
+    np.testing.assert_allclose(sparse.history_["accuracy"], dense.history_["accuracy"])
+    np.testing.assert_allclose(sparse.history_["val_loss"], dense.history_["val_loss"], rtol=1e-5)
+    np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(X), rtol=1e-4, atol=1e-6)
+    assert set(sparse.predict(X)) <= set(labels)
+
+
+def test_sparse_loss_on_a_binary_target_gets_two_softmax_units(iris):
+    X, y = iris
+    clf = _fit(X, y == 0, loss="sparse_categorical_crossentropy")
+    assert clf.model_.layers[-1].units == 2
+    assert clf.model_.layers[-1].activation.__name__ == "softmax"
+    assert clf.predict(X).dtype == bool and clf.predict_proba(X).shape == (len(X), 2)
+    assert clf.score(X, y == 0) > 0.9
+    with pytest.raises(ValueError, match="Dense\\(2, 'softmax'\\) for a binary target with a sparse loss"):
+        _fit(X, y == 0, loss="sparse_categorical_crossentropy", layers=[Dense(1, activation="sigmoid")])
+
+
+def test_sparse_loss_with_a_one_hot_y_is_a_clear_error(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="takes 1-D class labels"):
+        _fit(X, keras.utils.to_categorical(y, 3), loss="sparse_categorical_crossentropy")
+
+
 def test_column_vector_y_is_raveled_with_warning(iris):
     from sklearn.exceptions import DataConversionWarning
 

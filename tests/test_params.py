@@ -10,6 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknet import NetClassifier, NetRegressor
+from sknet._params import loss_config
 
 
 def spec():
@@ -101,6 +102,56 @@ def test_unknown_loss_and_metric(iris):
         NetClassifier(loss="crossentropyy", epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="unknown metric"):
         NetClassifier(metrics=["acuracy"], epochs=1).fit(X, y)
+
+
+def test_keras_loss_functions_become_their_loss_classes(regression_data):
+    X, Y = regression_data
+    reg = NetRegressor(loss=keras.losses.mean_absolute_error, epochs=2, random_state=0).fit(X, Y)
+    same = NetRegressor(loss="mae", epochs=2, random_state=0).fit(X, Y)
+    assert isinstance(reg.model_.loss, keras.losses.MeanAbsoluteError)
+    np.testing.assert_allclose(reg.predict(X), same.predict(X), rtol=1e-5)
+    huber = NetRegressor(loss=keras.losses.huber, loss__delta=0.5, epochs=1, random_state=0).fit(X, Y)
+    assert loss_config(huber.model_.loss)["delta"] == 0.5
+
+
+def test_huber_delta_reaches_training_although_keras_drops_it_from_the_config(regression_data):
+    """Keras' Huber.get_config() has no delta: the value and the trace cache key must still see it."""
+    X, Y = regression_data
+    histories = [
+        NetRegressor(loss="huber", loss__delta=delta, epochs=2, random_state=0).fit(X, Y * 10).history_["loss"]
+        for delta in (0.5, 50.0, 0.5)
+    ]
+    assert histories[0] == histories[2]
+    assert histories[1][0] > 2 * histories[0][0]  # squared region for large delta: a much larger loss
+
+
+def _half_squared_error(y_true, y_pred):
+    return 0.5 * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="sknet_tests")
+def registered_half_squared_error(y_true, y_pred):
+    return _half_squared_error(y_true, y_pred)
+
+
+def test_a_users_loss_function_trains_and_a_registered_one_pickles(regression_data):
+    import pickle
+
+    X, Y = regression_data
+    mse = NetRegressor(loss="mse", epochs=3, optimizer="sgd", optimizer__learning_rate=0.01, random_state=0).fit(X, Y)
+    half = NetRegressor(loss=_half_squared_error, epochs=3, optimizer="sgd", optimizer__learning_rate=0.02,
+                        random_state=0).fit(X, Y)  # half the loss, twice the step: the same trajectory
+    np.testing.assert_allclose(half.history_["loss"], np.array(mse.history_["loss"]) / 2, rtol=1e-4)
+    with pytest.raises(ValueError, match="takes no loss__"):
+        NetRegressor(loss=_half_squared_error, loss__delta=1.0, epochs=1).fit(X, Y)
+    reg = NetRegressor(loss=registered_half_squared_error, epochs=2, random_state=0).fit(X, Y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))
+
+
+def test_loss_names_without_a_loss_class_train(iris):
+    X, y = iris
+    clf = NetClassifier(loss="kl_divergence", epochs=2, random_state=0).fit(X, y)
+    assert clf.model_.loss.name == "kl_divergence" and np.isfinite(clf.history_["loss"]).all()
 
 
 def test_nested_values_reach_the_built_model(iris):
