@@ -105,6 +105,8 @@ class ClassifierTarget:
         multiclass or multilabel).
     """
 
+    sparse = False  # the class default keeps targets pickled by earlier sknet versions loadable
+
     def __init__(self, loss=None):
         self.loss = loss
         self.sparse = is_sparse_loss(loss)
