@@ -114,8 +114,28 @@ class FunctionLoss(keras.losses.Loss):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["fn"] = keras.saving.deserialize_keras_object(config["fn"])
+        try:
+            config["fn"] = keras.saving.deserialize_keras_object(config["fn"])
+        except (TypeError, ValueError):
+            # An unregistered function: the estimator still loads (its ``loss``
+            # parameter holds the function itself, and refits use it); only
+            # ``model_.evaluate``/``model_.fit`` on the loaded network need it.
+            config["fn"] = _unregistered(config["fn"])
         return cls(**config)
+
+
+def _unregistered(fn_config):
+    name = fn_config.get("config") if isinstance(fn_config, dict) else fn_config
+
+    def missing(y_true, y_pred):
+        raise TypeError(
+            f"the loss function {name!r} of this loaded model is not registered with Keras; "
+            "decorate it with @keras.saving.register_keras_serializable() to use it after "
+            "loading (the sknet estimator itself predicts and refits without it)."
+        )
+
+    missing.__name__ = str(name)
+    return missing
 
 
 def _builtin_loss_name(fn):

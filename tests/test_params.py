@@ -148,6 +148,20 @@ def test_a_users_loss_function_trains_and_a_registered_one_pickles(regression_da
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))
 
 
+def test_an_unregistered_loss_function_still_pickles_and_refits(regression_data):
+    import pickle
+
+    X, Y = regression_data
+    reg = NetRegressor(loss=_half_squared_error, epochs=2, warm_start=True, random_state=0).fit(X, Y)
+    loaded = pickle.loads(pickle.dumps(reg))  # Keras cannot find the function: sknet still loads
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    loaded.fit(X, Y)  # refits use the estimator's own loss parameter
+    reg.fit(X, Y)
+    np.testing.assert_allclose(loaded.history_["loss"], reg.history_["loss"], rtol=1e-6)
+    with pytest.raises(TypeError, match="not registered with Keras"):
+        loaded.model_.evaluate(X, Y, verbose=0)
+
+
 def test_loss_names_without_a_loss_class_train(iris):
     X, y = iris
     clf = NetClassifier(loss="kl_divergence", epochs=2, random_state=0).fit(X, y)
