@@ -295,6 +295,24 @@ def _has_batch_hooks(callback):
     )
 
 
+class _Traced:
+    """A ``tf.function`` of fixed signature, traced on first use and then called
+    through its concrete function: that skips the polymorphic dispatch (argument
+    binding, trace lookup), about 0.2 ms per call, which an epoch pays once.
+    """
+
+    def __init__(self, fn, signature):
+        # autograph=False: the loops are explicit tf.while_loops and Keras layers
+        # need no conversion; skipping autograph halves the tracing time.
+        self._function = tf.function(fn, input_signature=signature, autograph=False)
+        self._concrete = None
+
+    def __call__(self, *args):
+        if self._concrete is None:
+            self._concrete = self._function.get_concrete_function()
+        return self._concrete(*args)
+
+
 class Trainer:
     """A working model, its optimizer, loss and metrics, and their traced functions.
 
@@ -329,16 +347,10 @@ class Trainer:
         scalar = tf.TensorSpec((), tf.int32)
         # Closures, not bound methods: TensorFlow's retracing heuristics count
         # traces per Python function, and each trainer legitimately traces once.
-        # autograph=False: the loops are explicit tf.while_loops and Keras layers
-        # need no conversion; skipping autograph halves the tracing time.
-        self._run_steps = tf.function(
-            lambda *args: self._steps(*args),
-            input_signature=data + [tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar],
-            autograph=False,
+        self._run_steps = _Traced(
+            lambda *args: self._steps(*args), data + [tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar]
         )
-        self._evaluate = tf.function(
-            lambda *args: self._eval(*args), input_signature=data + [scalar], autograph=False
-        )
+        self._evaluate = _Traced(lambda *args: self._eval(*args), data + [scalar])
 
     # -- traced bodies ------------------------------------------------------
 
