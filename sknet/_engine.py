@@ -295,6 +295,17 @@ def _has_batch_hooks(callback):
     )
 
 
+def _reset_if(condition, metrics, value):
+    """In a graph: reset ``metrics`` when ``condition`` holds; returns ``value`` once that has run."""
+
+    def reset():
+        for metric in metrics:
+            metric.reset_state()
+        return tf.identity(value)
+
+    return tf.cond(condition, reset, lambda: tf.identity(value))
+
+
 class _Traced:
     """A ``tf.function`` of fixed signature, traced on first use and then called
     through its concrete function: that skips the polymorphic dispatch (argument
@@ -370,7 +381,13 @@ class Trainer:
             metric.update_state(y, pred)
 
     def _steps(self, x, y, sw, perm, batch_size, start, stop):
+        """Steps ``start`` to ``stop`` of an epoch; returns the epoch's metric results so far.
+
+        The first chunk of an epoch (``start == 0``) resets the metrics in the graph.
+        """
         n = tf.shape(perm)[0]
+        trackers = [self.loss_tracker] + self.metrics
+        start = _reset_if(tf.equal(start, 0), trackers, start)
 
         def body(i):
             lo = i * batch_size
@@ -378,10 +395,15 @@ class Trainer:
             self._step(tf.gather(x, idx), tf.gather(y, idx), tf.gather(sw, idx))
             return (i + 1,)
 
-        return tf.while_loop(lambda i: i < stop, body, (start,))[0]
+        end = tf.while_loop(lambda i: i < stop, body, (start,))[0]
+        with tf.control_dependencies([end]):
+            return [m.result() for m in trackers]
 
     def _eval(self, x, y, sw, batch_size):
+        """Evaluate on ``(x, y, sw)``; returns the validation metric results."""
         n = tf.shape(x)[0]
+        trackers = [self.val_loss_tracker] + self.val_metrics
+        zero = _reset_if(tf.constant(True), trackers, tf.constant(0))
 
         def body(lo):
             hi = tf.minimum(lo + batch_size, n)
@@ -395,7 +417,9 @@ class Trainer:
                 metric.update_state(yb, pred)
             return (hi,)
 
-        return tf.while_loop(lambda lo: lo < n, body, (tf.constant(0),))[0]
+        end = tf.while_loop(lambda lo: lo < n, body, (zero,))[0]
+        with tf.control_dependencies([end]):
+            return [m.result() for m in trackers]
 
     # -- state --------------------------------------------------------------
 
@@ -432,16 +456,11 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------
 
-    def _logs(self, trackers):
-        return {m.name: float(m.result()) for m in trackers}
-
     def evaluate(self, x, y, sw, batch_size):
-        for m in [self.val_loss_tracker] + self.val_metrics:
-            m.reset_state()
-        self._evaluate(x, y, sw, tf.constant(batch_size, tf.int32))
+        results = self._evaluate(x, y, sw, tf.constant(batch_size, tf.int32))
         return {
-            ("val_" + m.name if not m.name.startswith("val_") else m.name): float(m.result())
-            for m in [self.val_loss_tracker] + self.val_metrics
+            ("val_" + m.name if not m.name.startswith("val_") else m.name): float(value)
+            for m, value in zip([self.val_loss_tracker] + self.val_metrics, results)
         }
 
     def fit(self, data, *, epochs, batch_size, rng, callbacks, verbose, validation=None):
@@ -471,18 +490,18 @@ class Trainer:
         cb_list = callback_list(callbacks, self.model, verbose, epochs, steps)
         bs = tf.constant(batch_size, tf.int32)
 
+        names = [m.name for m in [self.loss_tracker] + self.metrics]
+
         def run_epoch(epoch):
-            for m in [self.loss_tracker] + self.metrics:
-                m.reset_state()
             perm = tf.constant(rng.permutation(n).astype("int32"))
             for start in range(0, steps, chunk):
                 stop = min(start + chunk, steps)
                 if chunk < steps:
                     cb_list.on_train_batch_begin(start)
-                self._run_steps(x, y, sw, perm, bs, tf.constant(start), tf.constant(stop))
+                results = self._run_steps(x, y, sw, perm, bs, tf.constant(start), tf.constant(stop))
                 if chunk < steps:
-                    cb_list.on_train_batch_end(stop - 1, self._logs([self.loss_tracker]))
-            logs = self._logs([self.loss_tracker] + self.metrics)
+                    cb_list.on_train_batch_end(stop - 1, {names[0]: float(results[0])})
+            logs = {name: float(value) for name, value in zip(names, results)}
             if validation is not None:
                 logs.update(self.evaluate(*validation, batch_size=max(batch_size, 1024)))
             return logs
