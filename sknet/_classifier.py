@@ -38,10 +38,12 @@ class NetClassifier(ClassifierMixin, BaseNet):
     optimizer : str, keras optimizer or class, default="adam"
         A template: each fit builds a fresh optimizer from it. Its arguments
         are parameters too: ``optimizer__learning_rate=1e-2``.
-    loss : str, keras loss, callable or None, default=None
+    loss : str, keras loss, keras loss class, callable or None, default=None
         ``None`` infers it from the head: ``categorical_crossentropy`` for
         softmax, ``binary_crossentropy`` for sigmoid. ``loss__<arg>`` sets the
         loss's arguments (e.g. ``loss__label_smoothing=0.1``).
+        ``"sparse_categorical_crossentropy"`` trains on integer class codes.
+        A function ``fn(y_true, y_pred)`` returns per-sample losses.
     metrics : list or None, default=None
         Keras metrics reported per epoch in ``history_`` (e.g. ``["accuracy"]``).
     epochs : int, default=100

@@ -148,9 +148,9 @@ def _builtin_loss_name(fn):
 
 
 def make_loss(loss, default, overrides):
-    """A fresh ``keras.losses.Loss`` from a name, instance or function."""
+    """A fresh ``keras.losses.Loss`` from a name, instance, class or function."""
     loss = default if loss is None else loss
-    if callable(loss) and not isinstance(loss, keras.losses.Loss) and _builtin_loss_name(loss):
+    if callable(loss) and not isinstance(loss, (keras.losses.Loss, type)) and _builtin_loss_name(loss):
         loss = _builtin_loss_name(loss)  # keras.losses.mse -> "mse": its Loss class, with loss__ params
     if isinstance(loss, str):
         try:
@@ -172,12 +172,14 @@ def make_loss(loss, default, overrides):
                 return FunctionLoss(resolved)
     elif isinstance(loss, keras.losses.Loss):
         template = loss
+    elif isinstance(loss, type) and issubclass(loss, keras.losses.Loss):
+        template = loss()
     elif callable(loss):
         if overrides:
             raise ValueError("a loss function takes no loss__<arg> parameters; use a keras.losses.Loss.")
         return FunctionLoss(loss)
     else:
-        raise TypeError(f"loss must be a Keras loss name, instance or function; got {type(loss).__name__}.")
+        raise TypeError(f"loss must be a Keras loss name, instance, class or function; got {type(loss).__name__}.")
     return _from_template("loss", template, overrides)
 
 

@@ -19,8 +19,10 @@ class NetRegressor(RegressorMixin, BaseNet):
     layers : list, keras.Sequential, callable or None, default=None
         The network spec; see :class:`NetClassifier`.
     optimizer : str, keras optimizer or class, default="adam"
-    loss : str, keras loss, callable or None, default=None
-        ``None`` means ``"mean_squared_error"``.
+    loss : str, keras loss, keras loss class, callable or None, default=None
+        ``None`` means ``"mean_squared_error"``. ``loss__<arg>`` sets the
+        loss's arguments (e.g. ``loss="huber", loss__delta=0.5``). A function
+        ``fn(y_true, y_pred)`` returns per-sample losses.
     metrics : list or None, default=None
     epochs : int, default=100
     batch_size : int, default=32

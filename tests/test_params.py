@@ -112,6 +112,9 @@ def test_keras_loss_functions_become_their_loss_classes(regression_data):
     np.testing.assert_allclose(reg.predict(X), same.predict(X), rtol=1e-5)
     huber = NetRegressor(loss=keras.losses.huber, loss__delta=0.5, epochs=1, random_state=0).fit(X, Y)
     assert loss_config(huber.model_.loss)["delta"] == 0.5
+    by_class = NetRegressor(loss=keras.losses.Huber, loss__delta=0.5, epochs=1, random_state=0).fit(X, Y)
+    assert isinstance(by_class.model_.loss, keras.losses.Huber)
+    np.testing.assert_array_equal(by_class.predict(X), huber.predict(X))
 
 
 def test_huber_delta_reaches_training_although_keras_drops_it_from_the_config(regression_data):
