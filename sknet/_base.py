@@ -303,7 +303,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             y_enc = target.transform(y, units)
             loss = _params.make_loss(self.loss, default_loss(activation), nested["loss"])
             metrics = _params.make_metrics(
-                self.metrics, activation, units, target.head.classifier, sparse=getattr(target, "sparse", False)
+                self.metrics, activation, units, target.head.classifier, sparse=target.sparse
             )
             if reset:  # so that model_.evaluate / model_.fit work as in Keras
                 model.compile(optimizer=optimizer, loss=loss, metrics=list(self.metrics or []))

@@ -240,6 +240,8 @@ class ClassifierTarget:
 class RegressorTarget:
     """Encode continuous targets (single or multi-output)."""
 
+    sparse = False  # targets are never class codes
+
     def fit(self, y, classes=None):
         y = np.asarray(y)
         self.ndim_ = y.ndim

@@ -53,13 +53,18 @@ def state_variables(model):
     return list(model.trainable_variables) + list(model.non_trainable_variables)
 
 
+def assign_all(variables, values):
+    """Assign ``values`` (arrays or variables) to ``variables``, pairwise."""
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
 def copy_state(source, target):
     """Assign every state variable of ``source`` to ``target`` (same architecture)."""
     src, dst = state_variables(source), state_variables(target)
     if len(src) != len(dst):  # pragma: no cover - guarded by the signature
         raise RuntimeError("internal error: models of different architecture")
-    for s, d in zip(src, dst):
-        d.assign(s)
+    assign_all(dst, src)
 
 
 def clone_architecture(model):
@@ -95,15 +100,13 @@ def rehome(model, strategy, metrics=()):
     slots = [v.numpy() for v in source.variables] if source is not None and source.built else None
     with strategy.scope():
         new = clone_architecture(model)
-        for variable, value in zip(state_variables(new), state):
-            variable.assign(value)
+        assign_all(state_variables(new), state)
         if source is not None:
             optimizer = type(source).from_config(config)
             new.compile(optimizer=optimizer, loss=model.loss, metrics=list(metrics))
             if slots is not None:
                 optimizer.build(new.trainable_variables)
-                for variable, value in zip(optimizer.variables, slots):
-                    variable.assign(value)
+                assign_all(optimizer.variables, slots)
     return new
 
 
@@ -403,7 +406,8 @@ class Trainer:
         """Evaluate on ``(x, y, sw)``; returns the validation metric results."""
         n = tf.shape(x)[0]
         trackers = [self.val_loss_tracker] + self.val_metrics
-        zero = _reset_if(tf.constant(True), trackers, tf.constant(0))
+        for metric in trackers:  # ordered before the loop: both touch the metrics' variables
+            metric.reset_state()
 
         def body(lo):
             hi = tf.minimum(lo + batch_size, n)
@@ -417,7 +421,7 @@ class Trainer:
                 metric.update_state(yb, pred)
             return (hi,)
 
-        end = tf.while_loop(lambda lo: lo < n, body, (zero,))[0]
+        end = tf.while_loop(lambda lo: lo < n, body, (tf.constant(0),))[0]
         with tf.control_dependencies([end]):
             return [m.result() for m in trackers]
 
@@ -426,9 +430,7 @@ class Trainer:
     def load(self, model, optimizer_state=None, learning_rate=None):
         """Load a model's weights and an optimizer state (or a fresh one)."""
         copy_state(model, self.model)
-        state = self._optimizer_init if optimizer_state is None else optimizer_state
-        for var, value in zip(self.optimizer.variables, state):
-            var.assign(value)
+        assign_all(self.optimizer.variables, self._optimizer_init if optimizer_state is None else optimizer_state)
         if self._fused is not None:
             self._fused.reset()
         if learning_rate is not None and optimizer_state is None:
@@ -451,8 +453,7 @@ class Trainer:
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
         if len(optimizer.variables) == len(self.optimizer.variables):
-            for dst, src in zip(optimizer.variables, self.optimizer.variables):
-                dst.assign(src)
+            assign_all(optimizer.variables, self.optimizer.variables)
 
     # -- the loop -----------------------------------------------------------
 
@@ -700,6 +701,5 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
 
     history, status = run_epochs(run_epoch, cb_list, model, epochs)
     if status == "nan" and before is not None:
-        for variable, value in zip(variables, before):
-            variable.assign(value)
+        assign_all(variables, before)
     return history, status

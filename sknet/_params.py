@@ -150,8 +150,9 @@ def _builtin_loss_name(fn):
 def make_loss(loss, default, overrides):
     """A fresh ``keras.losses.Loss`` from a name, instance, class or function."""
     loss = default if loss is None else loss
-    if callable(loss) and not isinstance(loss, (keras.losses.Loss, type)) and _builtin_loss_name(loss):
-        loss = _builtin_loss_name(loss)  # keras.losses.mse -> "mse": its Loss class, with loss__ params
+    if callable(loss) and not isinstance(loss, (keras.losses.Loss, type)):
+        # keras.losses.mse -> "mse": its Loss class, with loss__ params
+        loss = _builtin_loss_name(loss) or loss
     if isinstance(loss, str):
         try:
             resolved = keras.losses.get(loss)

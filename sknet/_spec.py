@@ -25,20 +25,6 @@ DEFAULT_HIDDEN_UNITS = 100
 # Keys of a layer config that pin an input shape; sknet infers the input from X.
 _INPUT_SHAPE_KEYS = ("batch_input_shape", "batch_shape", "input_shape", "input_dim")
 
-
-def _takes_input_dim(cls):
-    """Whether ``input_dim`` is a real argument of ``cls`` (``Embedding``'s vocabulary size).
-
-    For other layers it is Keras' legacy way to declare the input width
-    (``Dense(64, input_dim=20)``) and is dropped. An unknown class keeps it.
-    """
-    if cls is None:
-        return True
-    try:
-        return "input_dim" in inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        return True
-
 # Keras draws its default seeds (initializers, dropout) from Python's ``random``
 # module. A seeded build swaps that state for ours and puts the user's back.
 _SEED_LOCK = threading.RLock()
@@ -104,6 +90,20 @@ def spec_kind(spec):
         "dicts, a keras.Sequential, or a callable build(meta) -> keras.Model; "
         f"got {type(spec).__name__}."
     )
+
+
+def _takes_input_dim(cls):
+    """Whether ``input_dim`` is a real argument of ``cls`` (``Embedding``'s vocabulary size).
+
+    For other layers it is Keras' legacy way to declare the input width
+    (``Dense(64, input_dim=20)``) and is dropped. An unknown class keeps it.
+    """
+    if cls is None:
+        return True
+    try:
+        return "input_dim" in inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return True
 
 
 def layer_configs(spec):
