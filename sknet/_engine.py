@@ -648,7 +648,7 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
         .batch(batch_size)
         .with_options(options)
     )
-    per_example = type(loss).from_config({**loss.get_config(), "reduction": None})
+    per_example = type(loss).from_config({**loss_config(loss), "reduction": None})
     with strategy.scope():
         if model.optimizer is None:  # a fresh model arrives compiled with this fit's optimizer
             model.compile(optimizer=optimizer, loss=loss)

@@ -175,3 +175,20 @@ def test_multi_worker_example_two_local_workers():
     lines = sorted(line for line in out.stdout.splitlines() if line.startswith("worker"))
     assert len(lines) == 2 and all("2 replicas in sync" in line for line in lines)
     assert lines[0].split("accuracy")[1] == lines[1].split("accuracy")[1]  # one shared model
+
+
+def test_distributed_loss_keeps_its_arguments():
+    """The per-example loss of a distributed fit is the user's loss with every argument (Huber's delta)."""
+    import keras
+    import tensorflow as tf
+
+    from sknet import NetRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(64, 3).astype("float32")
+    y = (5 * X[:, 0] + 3).astype("float32")  # residuals well above delta at first
+    reg = NetRegressor([Dense(4, activation="relu")], loss=keras.losses.Huber(delta=0.1), epochs=1,
+                       batch_size=16, random_state=0, distribute=lambda: tf.distribute.MirroredStrategy(["/cpu:0"]))
+    reg.fit(X, y, validation_data=(X, y))
+    expected = float(keras.losses.Huber(delta=0.1)(y[:, None], reg.model_.predict(X, verbose=0)))
+    assert reg.history_["val_loss"][-1] == pytest.approx(expected, rel=1e-5)
