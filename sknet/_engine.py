@@ -152,7 +152,10 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def _config_json(obj):
+    """The class and complete config of a Keras object, as canonical JSON (a cache key part)."""
     config = keras.saving.serialize_keras_object(obj)
+    if isinstance(obj, keras.losses.Loss):
+        config["config"] = loss_config(obj)  # with the arguments some losses leave out
     return json.dumps(config, sort_keys=True, default=str)
 
 
@@ -594,7 +597,7 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
         model_signature(model, x_spec),
         y_spec,
         _optimizer_signature(optimizer),
-        json.dumps(loss_config(loss), sort_keys=True, default=str),
+        _config_json(loss),
         tuple(_config_json(m) for m in metrics),
     )
     trainer = _checkout(_TRAINERS, key)

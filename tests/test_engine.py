@@ -39,6 +39,17 @@ def test_cache_is_bounded(iris):
     assert len(_engine._PREDICTORS) == _engine._MAX_CACHED
 
 
+def test_losses_of_different_classes_never_share_a_trace(regression_data):
+    """Two loss classes with equal configs (the same name) are different losses."""
+    X, Y = regression_data
+    _engine.clear_caches()
+    for loss in (keras.losses.MeanSquaredError(name="l"), keras.losses.MeanAbsoluteError(name="l")):
+        reg = NetRegressor(loss=loss, epochs=1, random_state=0).fit(X, Y, validation_data=(X, Y))
+        expected = float(type(loss)()(Y, reg.model_.predict(X, verbose=0)))
+        assert reg.history_["val_loss"][-1] == pytest.approx(expected, rel=1e-4)
+    assert len(_engine._TRAINERS) == 2
+
+
 def test_loss_matches_keras_evaluate_on_a_full_batch(iris):
     X, y = iris
     clf = NetClassifier(epochs=3, batch_size=len(X), random_state=0).fit(X, y, validation_data=(X, y))
