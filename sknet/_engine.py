@@ -371,13 +371,18 @@ class Trainer:
 
     # -- traced bodies ------------------------------------------------------
 
+    def _total_loss(self, y, pred, sw):
+        """The weighted loss plus the layers' regularization losses."""
+        loss = self.loss(y, pred, sample_weight=sw)
+        if self.model.losses:
+            loss = loss + tf.add_n(self.model.losses)
+        return loss
+
     def _step(self, x, y, sw):
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             pred = self.model(x, training=True)
-            loss = self.loss(y, pred, sample_weight=sw)
-            if self.model.losses:
-                loss = loss + tf.add_n(self.model.losses)
+            loss = self._total_loss(y, pred, sw)
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, variables)
         self._apply(grads, variables)
@@ -416,9 +421,7 @@ class Trainer:
             hi = tf.minimum(lo + batch_size, n)
             xb, yb, swb = x[lo:hi], y[lo:hi], sw[lo:hi]
             pred = self.model(xb, training=False)
-            loss = self.loss(yb, pred, sample_weight=swb)
-            if self.model.losses:
-                loss = loss + tf.add_n(self.model.losses)
+            loss = self._total_loss(yb, pred, swb)
             self.val_loss_tracker.update_state(loss, sample_weight=tf.cast(hi - lo, loss.dtype))
             for metric in self.val_metrics:
                 metric.update_state(yb, pred)
@@ -463,7 +466,7 @@ class Trainer:
     def evaluate(self, x, y, sw, batch_size):
         results = self._evaluate(x, y, sw, tf.constant(batch_size, tf.int32))
         return {
-            ("val_" + m.name if not m.name.startswith("val_") else m.name): float(value)
+            _val_name(m.name): float(value)
             for m, value in zip([self.val_loss_tracker] + self.val_metrics, results)
         }
 
@@ -511,6 +514,11 @@ class Trainer:
             return logs
 
         return run_epochs(run_epoch, cb_list, self.model, epochs)
+
+
+def _val_name(name):
+    """The history key of a validation metric: ``val_`` once."""
+    return "val_" + name.removeprefix("val_")
 
 
 def callback_list(callbacks, model, verbose, epochs, steps):
@@ -699,7 +707,7 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
         logs = {t.name: float(t.result()) for t in trackers}
         if validation is not None:
             evaluate(*validation)
-            logs.update({"val_" + t.name.removeprefix("val_"): float(t.result()) for t in val_trackers})
+            logs.update({_val_name(t.name): float(t.result()) for t in val_trackers})
         return logs
 
     history, status = run_epochs(run_epoch, cb_list, model, epochs)

@@ -262,8 +262,6 @@ def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None
         inputs = keras.Input(shape=tuple(input_shape), name="sknet_input")
         try:  # a Sequential that starts with an Input builds itself
             model = keras.Sequential([inputs] + layers, name="sknet_model")
-            if not model.built:  # pragma: no cover - Keras builds it above
-                model.build((None,) + tuple(input_shape))
         except Exception as exc:
             raise ValueError(
                 f"the layers spec cannot be built on input of per-sample shape "

@@ -48,7 +48,7 @@ def test_quick_benchmarks_print_their_tables():
                 assert float(ratio) > 0, cells
             if target.startswith(("<=", ">=")):
                 assert met in ("yes", "NO"), cells
-            if peer_name.startswith("Keras model.fit") or peer_name.startswith("Keras build"):
+            if peer_name.startswith(("Keras model.fit", "Keras build")):
                 assert ours and peer, cells
     assert "Held-out accuracy over" in out.stdout
     assert "identical scores: True" in out.stdout
