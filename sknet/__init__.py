@@ -13,6 +13,7 @@ from ._classifier import NetClassifier
 from ._history import History
 from ._parallel import configure_worker_devices as _configure_worker_devices
 from ._regressor import NetRegressor
+from . import exceptions
 
 _configure_worker_devices()  # one GPU per joblib worker, memory growth on
 

@@ -1,26 +1,59 @@
-"""Shared estimator logic: parameters, validation, the fit/predict skeleton, tags.
+"""Shared estimator logic: parameters, their constraints, the fit skeleton, tags.
 
-Data flows one way: validate -> encode -> build -> train -> decode.
+Data flows one way: validate -> encode -> build -> train -> decode. ``fit``
+and ``partial_fit`` run the same named steps (:meth:`BaseNet._fit`):
+
+1. ``_prepare``: resolve the strategy and nested parameters, validate ``X``,
+   ``y`` and weights, learn (or check) the target encoding, split off
+   validation rows, weight every row;
+2. ``_network``: build a fresh network, or continue the fitted one;
+3. ``_compile_args``: the loss, metrics and encoded targets for that network;
+4. ``_train``: the single-device or the distributed engine;
+5. ``_commit``: record the results on the estimator.
+
+All five run inside one all-or-nothing block: if any step raises (bad
+input, a NaN loss, a callback's exception), every attribute of the
+estimator is exactly as it was before the call. ``KeyboardInterrupt``
+during training is the documented exception: the epochs completed so far
+are committed, with a warning.
 """
 
 import contextlib
 import warnings
 from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import keras
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
+import tensorflow as tf
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from . import _engine, _params, _parallel, _persist, _spec
+from . import _data, _engine, _nested, _params, _parallel, _persist, _spec
+from ._compat import Interval, StrOptions, _fit_context
 from ._encoding import default_loss
 from ._history import History
+from .exceptions import TrainingInterruptedWarning
 
 _MAX_SEED = np.iinfo(np.int32).max
+
+
+@dataclass
+class _Run:
+    """Everything one ``fit``/``partial_fit`` call has prepared for the network."""
+
+    reset: bool
+    strategy: object
+    nested: dict
+    optimizer: object
+    target: object
+    seed: int
+    rng: np.random.RandomState
+    train: tuple  # (X, y, weights)
+    validation: tuple | None  # (X_val, y_val, weights_val)
+    meta: dict
 
 
 class BaseNet(BaseEstimator, metaclass=ABCMeta):
@@ -30,9 +63,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     """
 
     _parameter_constraints = {
-        "layers": "no_validation",  # checked by sknet._spec with clearer messages
-        "optimizer": "no_validation",  # checked by sknet._params
-        "loss": "no_validation",
+        "layers": [list, tuple, keras.Sequential, callable, None],
+        "optimizer": [str, keras.optimizers.Optimizer, type],
+        "loss": [str, keras.losses.Loss, type, callable, None],
         "metrics": [list, tuple, None],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -42,8 +75,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         "callbacks": [list, tuple, None],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
-        "verbose": [StrOptions(set()), Interval(Integral, 0, 2, closed="both")],
-        "distribute": "no_validation",  # checked by sknet._parallel.resolve_strategy
+        "verbose": [Interval(Integral, 0, 2, closed="both")],
+        "distribute": [StrOptions({"mirrored"}), tf.distribute.Strategy, callable, None],
     }
 
     def __init__(
@@ -84,11 +117,13 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ params
 
-    def _extra_param_names(self):
+    def _nested_param_names(self):
+        """Names of the extra (nested) parameters stored on the estimator."""
         init = set(self._get_param_names())
-        return sorted(
-            k for k in vars(self) if k not in init and not k.startswith("_") and not k.endswith("_")
-        )
+        return sorted(k for k in vars(self) if k not in init and not k.startswith("_") and not k.endswith("_"))
+
+    def _nested_params(self):
+        return {k: getattr(self, k) for k in self._nested_param_names()}
 
     def get_params(self, deep=True):
         """Get parameters for this estimator.
@@ -96,27 +131,29 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         deep : bool, default=True
-            If True, also return ``layers__<index>__<key>`` for every config key
-            of every layer of a list or ``keras.Sequential`` spec.
+            If True, also return ``layers__<index>__<key>`` for every config
+            key of every layer of a list or ``keras.Sequential`` spec (with
+            the ``layers__`` parameters that were set applied).
 
         Returns
         -------
         params : dict
-            Parameter names mapped to their values, including ``optimizer__*``,
-            ``loss__*`` and ``model__*`` parameters that were set.
+            Parameter names mapped to their values, including the nested
+            ``layers__*``, ``optimizer__*``, ``loss__*`` and ``model__*``
+            parameters that were set.
         """
         params = super().get_params(deep=False)
-        params.update({k: getattr(self, k) for k in self._extra_param_names()})
+        nested = self._nested_params()
         if deep:
-            for key, value in _spec.nested_layer_params(self.layers).items():
-                params[f"layers__{key}"] = value
+            params.update({f"layers__{key}": v for key, v in _spec.nested_layer_params(self.layers).items()})
+        params.update(nested)
         return params
 
     def set_params(self, **params):
-        """Set parameters, including nested ``layers__<i>__<key>`` and ``optimizer__<arg>``.
+        """Set parameters, including the nested forms of :mod:`sknet._nested`.
 
-        Setting a nested layer key replaces ``layers`` with a new spec; the
-        layer objects that were passed are never mutated.
+        Nested parameters are stored like the others and applied at fit time:
+        ``layers__0__units=32`` leaves the ``layers`` objects untouched.
 
         Parameters
         ----------
@@ -127,25 +164,14 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         -------
         self : estimator instance
         """
-        valid = set(self._get_param_names()) | set(self._extra_param_names())
-        layer_updates = {}
+        valid = set(self._get_param_names()) | set(self._nested_param_names())
+        for key in params:
+            if key not in valid and _nested.prefix_of(key) is None:
+                raise ValueError(_nested.unknown_parameter_message(key, type(self).__name__, valid))
         for key, value in params.items():
-            if key.startswith("layers__"):
-                index, _, sub = key[len("layers__"):].partition("__")
-                if not index.isdigit() or not sub:
-                    raise ValueError(f"{key!r}: nested layer parameters are layers__<index>__<config key>.")
-                layer_updates[(int(index), sub)] = value
-            elif key in valid or key.startswith(_params.NESTED_PREFIXES):
-                setattr(self, key, value)
-            else:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {sorted(valid)}, plus optimizer__<arg>, "
-                    "loss__<arg>, model__<arg> and layers__<index>__<key>."
-                )
-        if layer_updates:
-            with _spec.seeded_python_random(0):  # building templates draws default seeds
-                self.layers = _spec.set_layer_params(self.layers, layer_updates)
+            setattr(self, key, value)
+        if any(_nested.prefix_of(key) == "layers" for key in params):
+            _spec.check_layer_params(self.layers, _nested.split(self._nested_params())["layers"])
         return self
 
     # ------------------------------------------------------------------ tags
@@ -164,67 +190,33 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _make_target(self):
-        """A fresh target encoder (``sknet._encoding``)."""
+        """A fresh target encoder (``sknet._encoding``) for this estimator's ``loss``."""
 
-    def _validate_y(self, y, reset):
-        return y
-
-    def _class_weight(self, target, y):
+    def _class_weights(self, target, y):
+        """Per-row class weights, or None."""
         return None
 
-    def _split_stratify(self, y):
+    def _stratify(self, y):
+        """What ``validation_split`` stratifies on, or None."""
         return None
+
+    def _set_target_attributes(self, target):
+        """Record target facts (``classes_``...) on the estimator."""
 
     # ------------------------------------------------------------------ validation
 
-    def _validate_X(self, X, reset):
-        return validate_data(
-            self, X, reset=reset, dtype=[np.float32, np.float64], allow_nd=True, ensure_min_samples=1
-        )
-
-    def _validate_inputs(self, X, y, sample_weight, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            dtype=[np.float32, np.float64],
-            allow_nd=True,
-            multi_output=True,
-            y_numeric=not self._is_classifier(),
-        )
-        y = self._validate_y(y, reset)
-        if reset:
-            self.input_shape_ = tuple(X.shape[1:])
-        else:
-            self._check_input_shape(X)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-            if np.any(sample_weight < 0):
-                raise ValueError("sample_weight must be non-negative.")
-            if not np.any(sample_weight > 0):
-                raise ValueError("sample_weight must not be all zero: nothing would be learned.")
-        return X, y, sample_weight
-
-    def _check_input_shape(self, X):
-        if tuple(X.shape[1:]) != self.input_shape_:
+    def _more_validate_params(self, for_partial_fit=False):
+        """Rules that span parameters, checked with the parameter constraints."""
+        if for_partial_fit and (self.validation_split or self.early_stopping):
             raise ValueError(
-                f"X has per-sample shape {tuple(X.shape[1:])}, but {type(self).__name__} "
-                f"was fitted on per-sample shape {self.input_shape_}."
+                "partial_fit trains one epoch on the data it is given; validation_split and "
+                "early_stopping apply to fit only. Set validation_split=0.0 and "
+                "early_stopping=False, or call fit."
             )
-
-    def _is_classifier(self):
-        return self.__sklearn_tags__().estimator_type == "classifier"
-
-    def _check_fit_params(self):
-        self._validate_params()
-        nested = _params.split_nested({k: getattr(self, k) for k in self._extra_param_names()})
-        _spec.spec_kind(self.layers)
-        optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])  # raises on bad names/keys
-        return nested, optimizer
 
     # ------------------------------------------------------------------ fit
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, validation_data=None):
         """Train the network on ``(X, y)``.
 
@@ -236,125 +228,152 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             Targets, as scikit-learn accepts them.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights of the loss.
-        validation_data : tuple (X_val, y_val), default=None
-            Data to report ``val_*`` metrics on after each epoch (and to
-            monitor with ``early_stopping``); labels are encoded like ``y``.
+        validation_data : tuple, default=None
+            ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``: data to
+            report ``val_*`` metrics on after each epoch (and to monitor with
+            ``early_stopping``); labels are encoded like ``y`` and rows are
+            weighted like training rows (``sample_weight_val`` times
+            ``class_weight``).
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        continue_training = self.warm_start and self.__sklearn_is_fitted__()
-        return self._fit(X, y, sample_weight, validation_data, reset=not continue_training, epochs=self.epochs)
+        self._more_validate_params()
+        reset = not (self.warm_start and self.__sklearn_is_fitted__())
+        return self._fit(X, y, sample_weight, validation_data, reset=reset, epochs=self.epochs)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Train the network for one pass (epoch) over ``(X, y)``.
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        self._validate_params()
+        self._more_validate_params(for_partial_fit=True)
+        reset = not self.__sklearn_is_fitted__()
+        return self._fit(X, y, sample_weight, None, reset=reset, epochs=1, classes=classes)
 
-        The first call builds the network; later calls continue from the
-        current weights and optimizer state.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        classes : array-like of shape (n_classes,), default=None
-            Classifiers: every class that will ever appear; needed in the first
-            call when its ``y`` does not contain them all. Ignored later.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : object
-        """
-        first = not self.__sklearn_is_fitted__()
-        return self._fit(X, y, sample_weight, None, reset=first, epochs=1, classes=classes, partial=True)
-
-    def _fit(self, X, y, sample_weight, validation_data, *, reset, epochs, classes=None, partial=False):
-        # A strategy first: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
-        strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
-        nested, optimizer = self._check_fit_params()
-        X, y, sample_weight = self._validate_inputs(X, y, sample_weight, reset)
-        if reset:
-            target = self._make_target().fit(y, classes)
-        else:
-            target = self.target_
-            target.check(y)  # unseen labels, other output count
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(_MAX_SEED))
-        shuffle_rng = np.random.RandomState(rng.randint(_MAX_SEED))
-
-        X, y, weights, X_val, y_val = self._training_data(
-            X, y, sample_weight, validation_data, target, shuffle_rng, split=not partial
-        )
-
-        model = None if reset else self.model_
-        if model is not None and strategy is not None and getattr(model, "_distribute_strategy", None) is not strategy:
-            # Made under another strategy object, or loaded from a pickle: move it.
-            model = _engine.rehome(model, strategy, metrics=list(self.metrics or []))
-        with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            if strategy is not None:  # its variables must live under the strategy
-                optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])
-            if reset:
-                model, activation = self._build(target, X.shape[1:], seed, nested)
-            else:
-                activation = self._head_activation
-            units = int(model.outputs[0].shape[-1])
-            y_enc = target.transform(y, units)
-            loss = _params.make_loss(self.loss, default_loss(activation), nested["loss"])
-            metrics = _params.make_metrics(
-                self.metrics, activation, units, target.head.classifier, sparse=target.sparse
-            )
-            if reset:  # so that model_.evaluate / model_.fit work as in Keras
-                model.compile(optimizer=optimizer, loss=loss, metrics=list(self.metrics or []))
-        validation = None
-        if X_val is not None:
-            validation = (X_val, target.transform(y_val, units), np.ones(len(X_val), dtype="float32"))
-        train = _engine.train if strategy is None else _engine.train_distributed
-        history, status = train(
-            model,
-            (X, y_enc, weights),
-            optimizer=optimizer,
-            loss=loss,
-            metrics=metrics,
-            continue_optimizer=not reset,
-            epochs=epochs,
-            batch_size=self.batch_size,
-            rng=shuffle_rng,
-            callbacks=self._callbacks(has_validation=X_val is not None),
-            verbose=self.verbose,
-            validation=validation,
-            strategy=strategy,
-        )
-        if status == "nan":
-            raise FloatingPointError(
-                f"the training loss became {history[-1]['loss']} in epoch {len(history)}; "
-                "the estimator was left as it was before this fit. Lower the learning "
-                "rate, scale X, or check the data."
-            )
-        self._store(model, target, activation, history, reset)
+    def _fit(self, X, y, sample_weight, validation_data, *, reset, epochs, classes=None):
+        with self._all_or_nothing():
+            run = self._prepare(X, y, sample_weight, validation_data, reset=reset, classes=classes)
+            model, output = self._network(run)
+            loss, metrics, data, validation = self._compile_args(run, model, output)
+            history, status, optimizer = self._train(run, model, loss, metrics, data, validation, epochs)
+            if status == "nan":
+                raise FloatingPointError(
+                    f"the training loss became {history[-1]['loss']} in epoch {len(history)}; "
+                    "the estimator was left as it was before this fit. Lower the learning "
+                    "rate, scale X, or check the data."
+                )
+            self._commit(run, model, output, loss, optimizer, history)
         if status == "interrupted":
             warnings.warn(
                 f"training was interrupted (KeyboardInterrupt) after {len(history)} epoch(s); "
                 "the estimator keeps the weights and history so far.",
-                UserWarning,
+                TrainingInterruptedWarning,
                 stacklevel=3,
             )
         return self
 
-    def _training_data(self, X, y, sample_weight, validation_data, target, rng, split):
-        """Training arrays and weights, plus validation arrays (or None)."""
+    @contextlib.contextmanager
+    def _all_or_nothing(self):
+        """Restore every attribute if the body raises (a failed fit changes nothing)."""
+        saved = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _prepare(self, X, y, sample_weight, validation_data, *, reset, classes):
+        """Step 1: validate and encode everything, before any TensorFlow work."""
+        # A strategy first: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
+        strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
+        nested = _nested.split(self._nested_params())
+        _spec.spec_kind(self.layers)
+        optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])
+        _params.fresh_callbacks(self.callbacks)  # bad callbacks: before any training
+        X, y, sample_weight = _data.validate_fit_data(
+            self, X, y, sample_weight, reset=reset, classifier=is_classifier(self)
+        )
+        target = self._make_target().fit(y, classes) if reset else self.target_
+        if not reset:
+            target.check(y)  # unseen labels, other output count
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(_MAX_SEED))
+        shuffle_rng = np.random.RandomState(rng.randint(_MAX_SEED))
         if validation_data is not None:
-            X_val, y_val = self._validate_validation_data(validation_data, target)
-        elif self.validation_split and split:
-            X, X_val, y, y_val, sample_weight = self._split(X, y, sample_weight, rng)
+            X_val, y_val, sw_val = _data.validate_validation_data(self, validation_data, target)
+        elif self.validation_split:
+            X, X_val, y, y_val, sample_weight, sw_val = _data.split(
+                X, y, sample_weight, test_size=self.validation_split, stratify=self._stratify(y), rng=shuffle_rng
+            )
         else:
-            X_val = y_val = None
-        weights = self._sample_weights(target, y, sample_weight)
-        keep = weights > 0  # a zero weight is exactly an absent sample
-        if not keep.all():
-            X, y, weights = X[keep], y[keep], weights[keep]
-        return X, y, weights, X_val, y_val
+            X_val = None
+        train = _data.drop_zero_weights(X, y, _data.weights(len(y), sample_weight, self._class_weights(target, y)))
+        validation = None
+        if X_val is not None:
+            w_val = _data.weights(len(y_val), sw_val, self._class_weights(target, y_val))
+            validation = _data.drop_zero_weights(X_val, y_val, w_val)
+        return _Run(reset, strategy, nested, optimizer, target, seed, shuffle_rng, train, validation,
+                    self._meta(target) if reset else {})
+
+    def _meta(self, target):
+        """What a callable spec learns about the data: fitted-attribute names and values."""
+        meta = {
+            "n_features_in_": self.n_features_in_,
+            "input_shape_": self.input_shape_,
+            "target_type_": target.target_type_,
+            "n_outputs_": target.head.units,
+            "out_activation_": target.head.activation,
+        }
+        if hasattr(self, "feature_names_in_"):
+            meta["feature_names_in_"] = self.feature_names_in_
+        if is_classifier(self):
+            meta.update(classes_=target.classes_, n_classes_=len(target.classes_))
+        return meta
+
+    def _scope(self, run):
+        return run.strategy.scope() if run.strategy is not None else contextlib.nullcontext()
+
+    def _network(self, run):
+        """Step 2: a fresh network (``reset``), or the fitted one to continue."""
+        if not run.reset:
+            model = self.model_
+            if run.strategy is not None and getattr(model, "_distribute_strategy", None) is not run.strategy:
+                # Made under another strategy object, or loaded from a pickle: move it.
+                model = _engine.rehome(model, run.strategy)
+            return model, self._output
+        with self._scope(run):
+            return _spec.build_model(
+                self.layers, run.train[0].shape[1:], run.target.head, seed=run.seed,
+                layer_params=run.nested["layers"], model_kwargs=run.nested["model"], meta=run.meta,
+            )
+
+    def _compile_args(self, run, model, output):
+        """Step 3: loss, metrics and network targets for this network's output layer."""
+        units = int(model.outputs[0].shape[-1])
+        head, logits = run.target.head, output == "logits"
+        with self._scope(run):
+            loss = _params.make_loss(self.loss, default_loss(head, units), run.nested["loss"],
+                                     logits=logits if head.classifier else None)
+            metrics = _params.make_metrics(self.metrics, head, units, logits)
+        X, y, w = run.train
+        data = (X, run.target.transform(y, units), w)
+        validation = None
+        if run.validation is not None:
+            X_val, y_val, w_val = run.validation
+            validation = (X_val, run.target.transform(y_val, units), w_val)
+        return loss, metrics, data, validation
+
+    def _train(self, run, model, loss, metrics, data, validation, epochs):
+        """Step 4: run the engine; returns ``(history, status, final optimizer)``."""
+        train = _engine.train if run.strategy is None else _engine.train_distributed
+        options = {} if run.strategy is None else {"strategy": run.strategy}
+        return train(
+            model, data, optimizer=run.optimizer, loss=loss, metrics=metrics,
+            continue_optimizer=not run.reset, epochs=epochs, batch_size=self.batch_size, rng=run.rng,
+            callbacks=self._callbacks(has_validation=validation is not None), verbose=self.verbose,
+            validation=validation, **options,
+        )
 
     def _callbacks(self, has_validation):
         """Fresh copies of the user's callbacks, plus early stopping when asked."""
@@ -366,82 +385,32 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             )
         return callbacks
 
-    def _store(self, model, target, activation, history, reset):
-        """Record a successful fit's results on the estimator."""
+    def _commit(self, run, model, output, loss, optimizer, history):
+        """Step 5: record a successful fit's results on the estimator."""
+        with self._scope(run):  # so that model_.evaluate / model_.fit work as in Keras
+            model.compile(optimizer=optimizer, loss=loss, metrics=list(self.metrics or []))
+        past = History() if run.reset else History({key: list(values) for key, values in self.history_.items()})
+        for logs in history:
+            past.append(logs)
         self.model_ = model
         self._serving = _engine.ServingCache()  # a mutable holder: predict never changes __dict__
-        self.target_ = target
-        self._set_target_attributes(target)
-        self._head_activation = activation
-        if reset:
-            self.history_ = History()
-        for logs in history:
-            self.history_.append(logs)
+        self._output = output
+        self.target_ = run.target
+        self.target_type_ = run.target.target_type_
+        self.n_outputs_ = int(model.outputs[0].shape[-1])
+        self.out_activation_ = _spec.activation_name(model.layers[-1])
+        self._set_target_attributes(run.target)
+        self.history_ = past
         self.n_iter_ = len(history)
-
-    def _set_target_attributes(self, target):
-        pass
-
-    def _validate_validation_data(self, validation_data, target):
-        try:
-            X_val, y_val = validation_data
-        except (TypeError, ValueError):
-            raise ValueError("validation_data must be a tuple (X_val, y_val).") from None
-        X_val = self._validate_X(X_val, reset=False)
-        self._check_input_shape(X_val)
-        y_val = np.asarray(y_val)
-        if y_val.ndim == 2 and y_val.shape[1] == 1 and target.kind not in ("multilabel", "onehot"):
-            y_val = y_val.ravel()
-        if len(y_val) != len(X_val):
-            raise ValueError(f"validation_data: X_val has {len(X_val)} samples but y_val has {len(y_val)}.")
-        target.check(y_val)  # unseen labels, wrong width: before any TensorFlow work
-        return X_val, y_val
-
-    def _split(self, X, y, sample_weight, rng):
-        stratify = self._split_stratify(y)
-        sw = np.ones(len(X)) if sample_weight is None else sample_weight
-        try:
-            X, X_val, y, y_val, sw, _ = train_test_split(
-                X, y, sw, test_size=self.validation_split, random_state=rng, stratify=stratify
-            )
-        except ValueError:  # too few samples of a class to stratify
-            X, X_val, y, y_val, sw, _ = train_test_split(
-                X, y, sw, test_size=self.validation_split, random_state=rng
-            )
-        return X, X_val, y, y_val, (None if sample_weight is None else sw)
-
-    def _sample_weights(self, target, y, sample_weight):
-        weights = np.ones(len(y), dtype="float32") if sample_weight is None else sample_weight.astype("float32")
-        class_weights = self._class_weight(target, y)
-        if class_weights is not None:
-            weights = weights * class_weights
-        return weights
-
-    def _build(self, target, input_shape, seed, nested):
-        meta = {
-            "n_features_in_": self.n_features_in_,
-            "input_shape": tuple(input_shape),
-            "n_outputs": target.head.units,
-            "target_type": target.kind,
-            "output_activation": target.head.activation,
-            "classes_": getattr(target, "classes_", None),
-        }
-        model, activation = _spec.build_model(
-            self.layers, tuple(input_shape), target.head, seed=seed, model_kwargs=nested["model"], meta=meta
-        )
-        return model, activation
 
     # ------------------------------------------------------------------ predict
 
     def _forward(self, X):
-        """Network outputs for validated ``X`` (float32 array)."""
+        """Network outputs for ``X`` (validated here), as a NumPy array."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        self._check_input_shape(X)
-        return self._serving.predict(self.model_, _engine.as_float(X), self._x_spec())
-
-    def _x_spec(self):
-        return ((None,) + tuple(self.input_shape_), "float32")
+        X = _data.validate_X(self, X, reset=False)
+        x_spec = ((None,) + tuple(self.input_shape_), "float32")
+        return self._serving.predict(self.model_, _engine.as_float(X), x_spec)
 
     # ------------------------------------------------------------------ persistence
 
@@ -450,4 +419,3 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     def __setstate__(self, state):
         _persist.setstate(self, state)
-

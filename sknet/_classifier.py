@@ -1,13 +1,11 @@
 """NetClassifier: a Keras network as a scikit-learn classifier."""
 
-import warnings
-
 from sklearn.base import ClassifierMixin
-from sklearn.exceptions import DataConversionWarning
-from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseNet
+from ._compat import StrOptions, _fit_context
 from ._encoding import ClassifierTarget
+from ._params import takes_class_codes, takes_one_hot
 
 
 class NetClassifier(ClassifierMixin, BaseNet):
@@ -179,29 +177,41 @@ class NetClassifier(ClassifierMixin, BaseNet):
         return tags
 
     def _make_target(self):
-        return ClassifierTarget(self.loss)
-
-    def _validate_y(self, y, reset):
-        if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please "
-                "change the shape of y to (n_samples,), for example using ravel().",
-                DataConversionWarning,
-                stacklevel=4,
-            )
-            y = y.ravel()
-        return y
+        return ClassifierTarget(sparse=takes_class_codes(self.loss), one_hot=takes_one_hot(self.loss))
 
     def _set_target_attributes(self, target):
         self.classes_ = target.classes_
+        self.n_classes_ = len(target.classes_)
 
-    def _class_weight(self, target, y):
+    def _class_weights(self, target, y):
         if self.class_weight is None:
             return None
         return target.class_sample_weight(self.class_weight, y)
 
-    def _split_stratify(self, y):
+    def _stratify(self, y):
         return y if y.ndim == 1 else None
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train the network for one pass (epoch) over ``(X, y)``.
+
+        The first call builds the network; later calls continue from the
+        current weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever appear; needed in the first call when
+            its ``y`` does not contain them all. Ignored later.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._partial_fit(X, y, sample_weight, classes)
 
     def predict_proba(self, X):
         """Class probabilities for ``X``.
@@ -214,10 +224,11 @@ class NetClassifier(ClassifierMixin, BaseNet):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             One column per class of ``classes_`` (two for a binary target);
-            per-label probabilities for a multilabel target.
+            per-label probabilities for a multilabel target. A network that
+            outputs logits gets its softmax (or sigmoid) applied here.
         """
         out = self._forward(X)
-        return self.target_.proba(out)
+        return self.target_.proba(out, logits=self._output == "logits")
 
     def predict(self, X):
         """Predict labels for ``X``, in the form ``y`` was given to ``fit``.
@@ -229,8 +240,9 @@ class NetClassifier(ClassifierMixin, BaseNet):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Labels from ``classes_``; a 0/1 matrix for a multilabel target and
-            a one-hot matrix for a one-hot target.
+            Labels from ``classes_`` (of ``y``'s dtype; pandas nullable labels
+            come back as the NumPy dtype they stand for); a 0/1 matrix for a
+            multilabel target and a one-hot matrix for a one-hot target.
         """
         out = self._forward(X)
-        return self.target_.decode(out)
+        return self.target_.decode(out, logits=self._output == "logits")

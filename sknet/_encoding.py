@@ -1,7 +1,7 @@
-"""Target encoding: labels <-> network outputs, and the head/loss inference table.
+"""Targets: labels <-> network outputs, the head a target needs, and its default loss.
 
 =====================  ===========================  ==========================  =====================
-target (``y``)         head (output layer)          default loss                ``predict`` returns
+target (``y``)         head sknet adds              default loss                ``predict`` returns
 =====================  ===========================  ==========================  =====================
 binary                 ``Dense(1, "sigmoid")``      ``binary_crossentropy``     original labels
 multiclass             ``Dense(k, "softmax")``      ``categorical_crossentropy``  original labels
@@ -13,19 +13,29 @@ continuous ``(n,)``    ``Dense(1)`` linear          ``mean_squared_error``      
 continuous ``(n, k)``  ``Dense(k)`` linear          ``mean_squared_error``      ``(n, k)``
 =====================  ===========================  ==========================  =====================
 
+The default loss follows the *target*, never the spec's last activation: a
+regressor trains on mean squared error whatever its output activation.
+
+A classifier's output layer gives either probabilities (softmax or sigmoid)
+or *logits* (a linear output, the Keras convention for
+``from_logits=True``). With logits, the cross-entropy loss is computed
+``from_logits=True`` and ``predict_proba`` applies the softmax or sigmoid.
+
 With ``loss="sparse_categorical_crossentropy"`` (or its class or function),
 labels are passed to the network as integer class codes instead of one-hot
-rows, and a binary target gets a ``Dense(2, "softmax")`` head.
+rows, and a binary target gets a two-unit softmax head.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
-_CATEGORICAL_LOSSES = {"categorical_crossentropy", "CategoricalCrossentropy", "categorical_focal_crossentropy", "CategoricalFocalCrossentropy"}
-_SPARSE_LOSSES = {"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"}
+# Output activations of a regressor's head; a Dense layer with the target's
+# width and another activation (relu, gelu, ...) is taken for a hidden layer.
+REGRESSION_OUTPUT_ACTIVATIONS = ("linear", "sigmoid", "tanh", "softplus", "exponential")
 
 
 @dataclass(frozen=True)
@@ -41,58 +51,73 @@ class Head:
     kind : str
         ``"binary"``, ``"multiclass"``, ``"onehot"``, ``"multilabel"``,
         ``"continuous"`` or ``"continuous-multioutput"``.
+    sparse : bool
+        The network's targets are integer class codes (a sparse loss).
     """
 
     units: int
     activation: str
     kind: str
+    sparse: bool = False
 
     @property
     def classifier(self):
         return self.kind in ("binary", "multiclass", "onehot", "multilabel")
 
-    def accepts(self, units, activation):
-        """Whether an explicit output layer fits this target."""
-        if self.kind == "binary" and self.units == 2:  # a sparse loss needs two softmax units
-            return (units, activation) == (2, "softmax")
+    def _class_outputs(self):
+        """The (units, activation) pairs that give this target's probabilities."""
+        if self.kind == "binary" and self.sparse:
+            return ((2, "softmax"),)
         if self.kind == "binary":
-            return (units, activation) in ((1, "sigmoid"), (2, "softmax"))
-        if self.kind in ("multiclass", "onehot"):
-            return (units, activation) == (self.units, "softmax")
-        if self.kind == "multilabel":
-            return (units, activation) == (self.units, "sigmoid")
-        return units == self.units
+            return ((1, "sigmoid"), (2, "softmax"))
+        return ((self.units, "sigmoid" if self.kind == "multilabel" else "softmax"),)
+
+    def output_kind(self, units, activation):
+        """How an output layer of ``units`` and ``activation`` serves this target.
+
+        Returns
+        -------
+        "probabilities", "logits", "values" or None
+            None: not an output layer for this target (a hidden layer).
+        """
+        if not self.classifier:
+            fits = units == self.units and activation in REGRESSION_OUTPUT_ACTIVATIONS
+            return "values" if fits else None
+        widths = {width for width, _ in self._class_outputs()}
+        if (units, activation) in self._class_outputs():
+            return "probabilities"
+        if activation == "linear" and units in widths:
+            return "logits"
+        return None
 
     def describe(self):
-        if self.kind == "binary" and self.units == 2:
-            return "Dense(2, 'softmax') for a binary target with a sparse loss"
-        if self.kind == "binary":
-            return "Dense(1, 'sigmoid') or Dense(2, 'softmax') for a binary target"
-        if self.kind in ("multiclass", "onehot"):
-            return f"Dense({self.units}, 'softmax') for {self.units} classes"
-        if self.kind == "multilabel":
-            return f"Dense({self.units}, 'sigmoid') for {self.units} labels"
-        return f"{self.units} output(s) for a regression target"
+        """The output layers this target accepts, for error messages."""
+        if not self.classifier:
+            return f"Dense({self.units}) for a regression target with {self.units} output(s)"
+        options = " or ".join(f"Dense({u}, '{a}')" for u, a in self._class_outputs())
+        what = {"binary": "a binary target", "multilabel": f"{self.units} labels"}.get(
+            self.kind, f"{self.units} classes"
+        )
+        loss = " with a sparse loss" if self.sparse else ""
+        return f"{options} for {what}{loss} (or the same units, linear: logits)"
 
 
-def default_loss(activation):
-    """The loss for an output activation (see the module table)."""
-    if activation == "softmax":
-        return "categorical_crossentropy"
-    if activation == "sigmoid":
+def default_loss(head, units):
+    """The loss a target trains on by default (see the module table).
+
+    Parameters
+    ----------
+    head : Head
+    units : int
+        Width of the network's output layer (binary targets have one or two).
+    """
+    if not head.classifier:
+        return "mean_squared_error"
+    if head.sparse:
+        return "sparse_categorical_crossentropy"
+    if head.kind == "multilabel" or units == 1:
         return "binary_crossentropy"
-    return "mean_squared_error"
-
-
-def _loss_name(loss):
-    if isinstance(loss, str):
-        return loss
-    return getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
-
-
-def is_sparse_loss(loss):
-    """Whether ``loss`` takes integer class codes (sparse categorical cross-entropy)."""
-    return loss is not None and (_loss_name(loss) in _SPARSE_LOSSES or type(loss).__name__ in _SPARSE_LOSSES)
+    return "categorical_crossentropy"
 
 
 class ClassifierTarget:
@@ -100,46 +125,26 @@ class ClassifierTarget:
 
     Parameters
     ----------
-    loss : str, keras loss or None
-        The user's ``loss`` (decides whether a one-hot ``y`` is one-hot
-        multiclass or multilabel).
+    sparse : bool
+        The loss takes integer class codes (sparse categorical cross-entropy).
+    one_hot : bool
+        A 2-D indicator ``y`` with one 1 per row is a one-hot multiclass target
+        (a categorical loss was asked for) rather than a multilabel one.
     """
 
-    sparse = False  # the class default keeps targets pickled by earlier sknet versions loadable
-
-    def __init__(self, loss=None):
-        self.loss = loss
-        self.sparse = is_sparse_loss(loss)
+    def __init__(self, sparse=False, one_hot=False):
+        self.sparse = sparse
+        self.one_hot = one_hot
 
     def fit(self, y, classes=None):
         """Learn the classes and the head; ``y`` is validated (1-D or 2-D)."""
         y = np.asarray(y)
+        self.y_dtype_ = y.dtype
         if y.ndim == 2 and y.shape[1] > 1:
-            if self.sparse:
-                raise ValueError(
-                    "loss='sparse_categorical_crossentropy' takes 1-D class labels, but y is "
-                    f"2-D with {y.shape[1]} columns; pass the labels, or use "
-                    "loss='categorical_crossentropy' for a one-hot y."
-                )
-            check_classification_targets(y)
-            kind = type_of_target(y, input_name="y", raise_unknown=True)
-            if kind != "multilabel-indicator":
-                raise ValueError(
-                    f"2-D y of type {kind!r} is not supported; NetClassifier takes 1-D "
-                    "labels, a multilabel indicator matrix or a one-hot matrix."
-                )
-            one_hot = np.all(y.sum(axis=1) == 1)
-            if one_hot and _loss_name(self.loss) in _CATEGORICAL_LOSSES:
-                self.kind = "onehot"
-            else:
-                self.kind = "multilabel"
-            self.classes_ = np.arange(y.shape[1])
-            self.y_dtype_ = y.dtype
-            self.head = Head(y.shape[1], "softmax" if self.kind == "onehot" else "sigmoid", self.kind)
-            return self
+            return self._fit_indicator(y)
         check_classification_targets(y)
-        present = np.unique(y)
-        self.classes_ = present if classes is None else np.unique(np.asarray(classes))
+        self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
+        self.classes_ = self._encoder.classes_
         if classes is not None:
             self._check_known(y)
         if len(self.classes_) < 2:
@@ -149,11 +154,31 @@ class ClassifierTarget:
                 "least two classes in y."
             )
         self.kind = "binary" if len(self.classes_) == 2 else "multiclass"
-        self.y_dtype_ = y.dtype
+        self.target_type_ = self.kind
         if self.kind == "binary":
-            self.head = Head(2, "softmax", "binary") if self.sparse else Head(1, "sigmoid", "binary")
+            self.head = Head(2, "softmax", "binary", True) if self.sparse else Head(1, "sigmoid", "binary")
         else:
-            self.head = Head(len(self.classes_), "softmax", "multiclass")
+            self.head = Head(len(self.classes_), "softmax", "multiclass", self.sparse)
+        return self
+
+    def _fit_indicator(self, y):
+        if self.sparse:
+            raise ValueError(
+                "loss='sparse_categorical_crossentropy' takes 1-D class labels, but y is "
+                f"2-D with {y.shape[1]} columns; pass the labels, or use "
+                "loss='categorical_crossentropy' for a one-hot y."
+            )
+        check_classification_targets(y)
+        kind = type_of_target(y, input_name="y", raise_unknown=True)
+        if kind != "multilabel-indicator":
+            raise ValueError(
+                f"2-D y of type {kind!r} is not supported; NetClassifier takes 1-D "
+                "labels, a multilabel indicator matrix or a one-hot matrix."
+            )
+        self.target_type_ = kind
+        self.kind = "onehot" if self.one_hot and np.all(y.sum(axis=1) == 1) else "multilabel"
+        self.classes_ = np.arange(y.shape[1])
+        self.head = Head(y.shape[1], "softmax" if self.kind == "onehot" else "sigmoid", self.kind)
         return self
 
     def _check_known(self, y):
@@ -178,7 +203,7 @@ class ClassifierTarget:
     def codes(self, y):
         """Integer class codes of 1-D labels."""
         self._check_known(y)
-        return np.searchsorted(self.classes_, y)
+        return self._encoder.transform(y)
 
     def transform(self, y, units):
         """Network targets (float32) for an output layer of ``units``."""
@@ -195,9 +220,9 @@ class ClassifierTarget:
 
     def class_sample_weight(self, class_weight, y):
         """Per-sample weights from ``class_weight`` (``"balanced"`` or a dict)."""
-        if self.kind in ("onehot", "multilabel"):
-            if self.kind == "multilabel":
-                raise ValueError("class_weight is not supported for multilabel targets.")
+        if self.kind == "multilabel":
+            raise ValueError("class_weight is not supported for multilabel targets.")
+        if self.kind == "onehot":
             y = np.argmax(y, axis=1)
         if isinstance(class_weight, dict):
             unknown = [k for k in class_weight if k not in set(self.classes_.tolist())]
@@ -206,49 +231,52 @@ class ClassifierTarget:
                     f"class_weight names labels {unknown} that are not classes of y "
                     f"(classes: {self.classes_.tolist()})."
                 )
-            default = {c: 1.0 for c in self.classes_.tolist()}
-            class_weight = {**default, **class_weight}
-        elif class_weight != "balanced":
-            raise ValueError(
-                f"class_weight must be None, 'balanced' or a dict, got {class_weight!r}."
-            )
+            class_weight = {**{c: 1.0 for c in self.classes_.tolist()}, **class_weight}
         return compute_sample_weight(class_weight, y).astype("float32")
 
-    def proba(self, out):
-        """``predict_proba`` from network outputs."""
+    def probabilities(self, out, logits):
+        """Per-class (or per-label) probabilities from network outputs, float64."""
         out = np.asarray(out, dtype="float64")
-        if self.kind == "binary" and out.shape[1] == 1:
-            return np.hstack([1.0 - out, out])
-        if self.kind != "multilabel":
-            out = np.clip(out, 0.0, None)
+        if logits and out.shape[1] > 1 and self.kind != "multilabel":
+            out = np.exp(out - out.max(axis=1, keepdims=True))
+            return out / out.sum(axis=1, keepdims=True)
+        if logits:
+            return 0.5 * (1.0 + np.tanh(0.5 * out))  # the logistic sigmoid, without overflow
+        if self.kind != "multilabel" and out.shape[1] > 1:
+            out = np.clip(out, 0.0, None)  # float32 softmax rounding
             out /= out.sum(axis=1, keepdims=True)
         return out
 
-    def decode(self, out):
+    def proba(self, out, logits=False):
+        """``predict_proba`` from network outputs: one column per class (two for binary)."""
+        proba = self.probabilities(out, logits)
+        if self.kind == "binary" and proba.shape[1] == 1:
+            return np.hstack([1.0 - proba, proba])
+        return proba
+
+    def decode(self, out, logits=False):
         """Labels (in the form ``y`` was given) from network outputs."""
+        proba = self.probabilities(out, logits)
         if self.kind == "multilabel":
-            return (np.asarray(out) > 0.5).astype(self.y_dtype_)
-        if out.shape[1] == 1:
-            codes = (np.asarray(out)[:, 0] > 0.5).astype(int)
-        else:
-            codes = np.argmax(out, axis=1)
+            return (proba > 0.5).astype(self.y_dtype_)
+        codes = (proba[:, 0] > 0.5).astype(int) if proba.shape[1] == 1 else np.argmax(proba, axis=1)
         if self.kind == "onehot":
             return np.eye(len(self.classes_), dtype=self.y_dtype_)[codes]
-        return self.classes_[codes]
+        return self._encoder.inverse_transform(codes)
 
 
 class RegressorTarget:
     """Encode continuous targets (single or multi-output)."""
 
-    sparse = False  # targets are never class codes
+    sparse = False
 
     def fit(self, y, classes=None):
         y = np.asarray(y)
         self.ndim_ = y.ndim
         units = 1 if y.ndim == 1 else y.shape[1]
-        kind = "continuous" if y.ndim == 1 else "continuous-multioutput"
-        self.head = Head(units, "linear", kind)
-        self.kind = kind
+        self.kind = "continuous" if y.ndim == 1 else "continuous-multioutput"
+        self.target_type_ = self.kind
+        self.head = Head(units, "linear", self.kind)
         return self
 
     def check(self, y):
@@ -261,6 +289,6 @@ class RegressorTarget:
         y = np.asarray(y, dtype="float32")
         return y.reshape(len(y), -1)
 
-    def decode(self, out):
+    def decode(self, out, logits=False):
         out = np.asarray(out, dtype="float64")
         return out[:, 0] if self.ndim_ == 1 else out

@@ -6,32 +6,15 @@ mutated or shared between fits.
 """
 
 import copy
+import functools
 import inspect
 
 import keras
-
-NESTED_PREFIXES = ("optimizer__", "loss__", "model__")
 
 _OPTIMIZER_NAMES = (
     "adadelta", "adafactor", "adagrad", "adam", "adamw", "adamax", "ftrl",
     "lamb", "lion", "nadam", "rmsprop", "sgd",
 )
-
-
-def split_nested(params):
-    """Split ``{"optimizer__lr": 1}``-style params by prefix; reject unknown names."""
-    out = {prefix[:-2]: {} for prefix in NESTED_PREFIXES}
-    for key, value in params.items():
-        for prefix in NESTED_PREFIXES:
-            if key.startswith(prefix) and len(key) > len(prefix):
-                out[prefix[:-2]][key[len(prefix):]] = value
-                break
-        else:
-            raise ValueError(
-                f"unknown parameter {key!r}; extra parameters must start with one of "
-                f"{', '.join(p + '<arg>' for p in NESTED_PREFIXES)} or be layers__<index>__<key>."
-            )
-    return out
 
 
 def _check_keys(what, overrides, valid):
@@ -88,10 +71,6 @@ def make_optimizer(optimizer, overrides):
     return _from_template("optimizer", template, overrides, name=type(template).__name__.lower())
 
 
-def _camel(name):
-    return "".join(part.capitalize() for part in name.split("_"))
-
-
 @keras.saving.register_keras_serializable(package="sknet")
 class FunctionLoss(keras.losses.Loss):
     """A ``keras.losses.Loss`` around a function ``fn(y_true, y_pred)`` of per-sample losses.
@@ -138,21 +117,35 @@ def _unregistered(fn_config):
     return missing
 
 
-def _builtin_loss_name(fn):
-    """The name of a Keras loss function (``keras.losses.mse``...), or None for a user's."""
-    name = getattr(fn, "__name__", None)
-    try:
-        return name if name and keras.losses.get(name) is fn else None
-    except ValueError:
-        return None
+@functools.cache
+def _loss_classes():
+    """``{function: class}`` for every Keras loss class that wraps a loss function.
+
+    Built from the classes themselves (each instance holds its function in
+    ``fn``), so every name and alias ``keras.losses.get`` resolves to a
+    function (``"kld"``, ``"kl_divergence"``, ``"mse"``...) maps to its class
+    without guessing class names from the function's name.
+    """
+    table = {}
+    for value in vars(keras.losses).values():
+        if not (isinstance(value, type) and issubclass(value, keras.losses.Loss)):
+            continue
+        try:
+            fn = getattr(value(), "fn", None)
+        except TypeError:  # pragma: no cover - a class with required arguments
+            continue
+        if callable(fn):
+            table.setdefault(fn, value)
+    return table
 
 
-def make_loss(loss, default, overrides):
-    """A fresh ``keras.losses.Loss`` from a name, instance, class or function."""
-    loss = default if loss is None else loss
-    if callable(loss) and not isinstance(loss, (keras.losses.Loss, type)):
-        # keras.losses.mse -> "mse": its Loss class, with loss__ params
-        loss = _builtin_loss_name(loss) or loss
+def loss_template(loss):
+    """The user's ``loss`` (name, instance, class or function) as a ``keras.losses.Loss``.
+
+    Keras loss functions and their names become their loss classes (so that
+    ``loss__<arg>`` parameters reach them); a user's own function is wrapped
+    in :class:`FunctionLoss`. The result is a template: never trained with.
+    """
     if isinstance(loss, str):
         try:
             resolved = keras.losses.get(loss)
@@ -163,46 +156,95 @@ def make_loss(loss, default, overrides):
                 "or a keras.losses.Loss instance."
             ) from None
         if isinstance(resolved, keras.losses.Loss):
-            template = resolved
-        else:
-            try:
-                template = keras.losses.get({"class_name": _camel(resolved.__name__), "config": {}})
-            except (ValueError, TypeError):
-                if overrides:
-                    raise ValueError(f"loss {loss!r} takes no loss__<arg> parameters.") from None
-                return FunctionLoss(resolved)
-    elif isinstance(loss, keras.losses.Loss):
-        template = loss
-    elif isinstance(loss, type) and issubclass(loss, keras.losses.Loss):
-        template = loss()
-    elif callable(loss):
+            return resolved
+        loss = resolved
+    if isinstance(loss, keras.losses.Loss):
+        return loss
+    if isinstance(loss, type) and issubclass(loss, keras.losses.Loss):
+        return loss()
+    if callable(loss) and not isinstance(loss, type):
+        cls = _loss_classes().get(loss)
+        return cls() if cls is not None else FunctionLoss(loss)
+    raise TypeError(f"loss must be a Keras loss name, instance, class or function; got {type(loss).__name__}.")
+
+
+def takes_class_codes(loss):
+    """Whether ``loss`` (any accepted form, or None) trains on integer class codes."""
+    return loss is not None and isinstance(loss_template(loss), keras.losses.SparseCategoricalCrossentropy)
+
+
+def takes_one_hot(loss):
+    """Whether ``loss`` is a categorical cross-entropy (a 2-D indicator ``y`` is then one-hot)."""
+    categorical = (keras.losses.CategoricalCrossentropy, keras.losses.CategoricalFocalCrossentropy)
+    return loss is not None and isinstance(loss_template(loss), categorical)
+
+
+def make_loss(loss, default, overrides, logits=None):
+    """A fresh ``keras.losses.Loss`` for this fit.
+
+    Parameters
+    ----------
+    loss : str, keras.losses.Loss, Loss class, callable or None
+        The user's value; None means ``default``.
+    default : str
+        The target's default loss name.
+    overrides : dict
+        ``loss__<arg>`` parameters.
+    logits : bool or None
+        For a classifier: whether the network outputs logits (a linear output
+        layer) rather than probabilities. A cross-entropy loss then gets
+        ``from_logits`` to match; a loss whose ``from_logits`` was set
+        explicitly against the output layer is a ``ValueError``. None (a
+        regressor) leaves ``from_logits`` as given.
+    """
+    explicit = isinstance(loss, keras.losses.Loss) or "from_logits" in overrides
+    template = loss_template(default if loss is None else loss)
+    if isinstance(template, FunctionLoss):
         if overrides:
             raise ValueError("a loss function takes no loss__<arg> parameters; use a keras.losses.Loss.")
-        return FunctionLoss(loss)
-    else:
-        raise TypeError(f"loss must be a Keras loss name, instance, class or function; got {type(loss).__name__}.")
+        return FunctionLoss(template.fn, name=template.name)
+    overrides = dict(overrides)
+    config = loss_config(template)
+    if logits is not None and "from_logits" in config:
+        given = bool(overrides.get("from_logits", config["from_logits"]))
+        if explicit and given != logits:
+            output = "a linear output layer (logits)" if logits else "a softmax/sigmoid output layer (probabilities)"
+            raise ValueError(
+                f"the loss has from_logits={given}, but the network ends in {output}; "
+                f"set from_logits={logits}, or change the last layer's activation."
+            )
+        overrides["from_logits"] = logits
     return _from_template("loss", template, overrides)
 
 
 _ACCURACY = {"accuracy", "acc"}
 
 
-def make_metrics(metrics, head_activation, n_outputs, classifier, sparse=False):
+def make_metrics(metrics, head, units, logits=False):
     """Fresh metric objects; ``"accuracy"`` picks the variant the head and targets need.
 
-    ``sparse``: the network's targets are integer class codes (a sparse loss).
+    Parameters
+    ----------
+    metrics : list or None
+        The user's ``metrics``.
+    head : sknet._encoding.Head
+        The target's head (classifier or not, class codes or not).
+    units : int
+        Width of the network's output layer.
+    logits : bool
+        The outputs are logits: binary accuracy then thresholds at 0.
     """
     out = []
     for metric in metrics or []:
         if isinstance(metric, str) and metric in _ACCURACY:
-            if not classifier:
+            if not head.classifier:
                 raise ValueError("metric 'accuracy' is for classifiers; use e.g. 'mae' or 'r2_score'.")
-            if sparse:
+            if head.sparse:
                 out.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
-            elif head_activation == "softmax" and n_outputs > 1:
+            elif head.kind != "multilabel" and units > 1:
                 out.append(keras.metrics.CategoricalAccuracy(name="accuracy"))
             else:
-                out.append(keras.metrics.BinaryAccuracy(name="accuracy"))
+                out.append(keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if logits else 0.5))
             continue
         if isinstance(metric, keras.metrics.Metric):
             out.append(type(metric).from_config(metric.get_config()))

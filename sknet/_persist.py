@@ -7,10 +7,7 @@ written with, to warn clearly when it is loaded under different ones.
 
 import warnings
 
-
-
-class InconsistentVersionWarning(UserWarning):
-    """A pickled sknet estimator is loaded under other library versions."""
+from .exceptions import InconsistentVersionWarning
 
 
 def versions():

@@ -3,6 +3,7 @@
 from sklearn.base import RegressorMixin
 
 from ._base import BaseNet
+from ._compat import _fit_context
 from ._encoding import RegressorTarget
 
 
@@ -78,6 +79,25 @@ class NetRegressor(RegressorMixin, BaseNet):
     def _make_target(self):
         return RegressorTarget()
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train the network for one pass (epoch) over ``(X, y)``.
+
+        The first call builds the network; later calls continue from the
+        current weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._partial_fit(X, y, sample_weight)
+
     def predict(self, X):
         """Predict targets for ``X``.
 
@@ -90,5 +110,4 @@ class NetRegressor(RegressorMixin, BaseNet):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The shape follows the ``y`` given to ``fit``.
         """
-        out = self._forward(X)
-        return self.target_.decode(out)
+        return self.target_.decode(self._forward(X))

@@ -176,30 +176,44 @@ def _stable_names(configs):
 
 
 # --------------------------------------------------------------------------- heads
+#
+# The head rule. A spec's last layer is the output layer ("the head") only
+# when it is a ``Dense`` layer with the target's width *and* an output
+# activation for the target:
+#
+# * classifier: softmax/sigmoid with the units the target needs
+#   (probabilities), or a linear activation with those units (logits, the
+#   Keras ``from_logits=True`` convention);
+# * regressor: linear, sigmoid, tanh, softplus or exponential.
+#
+# Anything else (``Dense(100, "relu")`` when y happens to have 100 outputs)
+# is a hidden layer, and sknet appends the head. A softmax/sigmoid ``Dense``
+# with the wrong units is an error, never silently a hidden layer.
+
+
+def activation_name(layer):
+    """The name of a layer's output activation (``"linear"`` for none), or None if unknown."""
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    name = keras.activations.serialize(activation)
+    return name if isinstance(name, str) else str(name)
 
 
 def is_head(layer, head):
-    """Whether ``layer`` already is the output layer the target needs.
-
-    A ``Dense`` layer with the needed number of units is the head; for a
-    classifier it must also end in softmax or sigmoid (a linear ``Dense(10)``
-    before the head is a hidden layer). A ``Dense`` layer with a softmax or
-    sigmoid activation and the wrong number of units is an error.
-    """
+    """Whether ``layer`` (a spec's last layer) is the output layer; see the head rule above."""
     if not isinstance(layer, keras.layers.Dense):
         return False
-    activation = keras.activations.serialize(layer.activation)
-    activation = activation if isinstance(activation, str) else str(activation)
-    squashing = activation in ("softmax", "sigmoid")
-    if head.classifier and squashing and not head.accepts(layer.units, activation):
+    activation = activation_name(layer)
+    kind = head.output_kind(layer.units, activation)
+    if kind is None and head.classifier and activation in ("softmax", "sigmoid"):
         raise ValueError(
-            f"the last layer of the spec is Dense({layer.units}, "
-            f"activation={activation!r}) but the target needs "
-            f"{head.describe()}; remove it (sknet adds the right head) or fix its units."
+            f"the last layer of the spec is Dense({layer.units}, activation={activation!r}) but "
+            f"the target needs {head.describe()}; remove it (sknet adds the right head) or fix its units."
         )
-    if head.classifier:
-        return squashing and head.accepts(layer.units, activation)
-    return layer.units == head.units
+    return kind is not None
 
 
 def head_layer(head):
@@ -210,7 +224,7 @@ def head_layer(head):
 # --------------------------------------------------------------------------- building
 
 
-def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None):
+def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwargs=None, meta=None):
     """Build a fresh, built ``keras.Model`` from a spec.
 
     Parameters
@@ -222,6 +236,8 @@ def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None
         Output layer the target needs.
     seed : int or None
         Seed for every initializer and random layer of this build.
+    layer_params : dict or None
+        ``{(index, key): value}`` from ``layers__<index>__<key>`` parameters.
     model_kwargs : dict or None
         ``model__<arg>`` parameters, routed to a callable spec.
     meta : dict or None
@@ -230,8 +246,9 @@ def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None
     Returns
     -------
     model : keras.Model
-    head_activation : str
-        The activation of the model's output (decides the default loss).
+    output : str
+        ``"probabilities"``, ``"logits"`` or ``"values"``: what the model's
+        output layer gives (decides the loss and how outputs are decoded).
     """
     kind = spec_kind(spec)
     if model_kwargs and kind != "callable":
@@ -239,6 +256,11 @@ def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None
         raise ValueError(
             f"{names}: model__<arg> parameters are passed to a callable layers spec, "
             f"but layers is a {kind} spec."
+        )
+    if layer_params and kind not in ("default", "layers", "dicts", "sequential"):
+        raise ValueError(
+            "layers__<index>__<key> parameters need a layer list or keras.Sequential "
+            f"spec; layers is a {kind} spec (use model__<arg> for a callable)."
         )
     with seeded_python_random(seed):
         if kind == "callable":
@@ -255,9 +277,9 @@ def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None
                 f"the keras.Sequential spec declares input shape {declared} but X has "
                 f"per-sample shape {tuple(input_shape)}."
             )
-        configs = _stable_names(layer_configs(spec))
-        layers = [_deserialize(cfg, i) for i, cfg in enumerate(configs)]
-        if not (layers and is_head(layers[-1], head)):
+        configs = apply_layer_params(layer_configs(spec), layer_params or {})
+        layers = [_deserialize(cfg, i) for i, cfg in enumerate(_stable_names(configs))]
+        if kind == "default" or not (layers and is_head(layers[-1], head)):
             layers.append(head_layer(head))
         inputs = keras.Input(shape=tuple(input_shape), name="sknet_input")
         try:  # a Sequential that starts with an Input builds itself
@@ -268,8 +290,7 @@ def build_model(spec, input_shape, head, seed=None, model_kwargs=None, meta=None
                 f"{tuple(input_shape)}: {exc}"
             ) from exc
     _check_output_rank(model, input_shape)
-    activation = keras.activations.serialize(layers[-1].activation)
-    return model, activation
+    return model, head.output_kind(layers[-1].units, activation_name(layers[-1]))
 
 
 def _check_output_rank(model, input_shape):
@@ -283,56 +304,55 @@ def _check_output_rank(model, input_shape):
 
 
 def _build_from_callable(build, input_shape, head, model_kwargs, meta):
+    name = getattr(build, "__name__", build)
     try:
         model = build(dict(meta or {}), **model_kwargs)
     except TypeError as exc:
         if model_kwargs:
-            raise TypeError(
-                f"the build callable {getattr(build, '__name__', build)!r} rejected "
-                f"the model__ arguments {sorted(model_kwargs)}: {exc}"
-            ) from exc
+            raise TypeError(f"the build callable {name!r} rejected the model__ arguments "
+                            f"{sorted(model_kwargs)}: {exc}") from exc
         raise
     if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"the build callable {getattr(build, '__name__', build)!r} must return a "
-            f"keras.Model, got {type(model).__name__}."
-        )
+        raise TypeError(f"the build callable {name!r} must return a keras.Model, got {type(model).__name__}.")
     if not model.built:
         model.build((None,) + tuple(input_shape))
     _check_output_rank(model, input_shape)
-    out_shape = tuple(model.outputs[0].shape[1:])
-    if out_shape != (head.units,):
+    units = int(model.outputs[0].shape[-1])
+    if not head.classifier:
+        if units != head.units:
+            raise ValueError(f"the model returned by the build callable {name!r} has {units} output "
+                             f"unit(s) but the target needs {head.describe()}.")
+        return model, "values"
+    activation = activation_name(model.layers[-1])
+    output = head.output_kind(units, activation)
+    if output is None:
         raise ValueError(
-            f"the model returned by the build callable outputs shape {out_shape} but "
-            f"the target needs {head.describe()} (output shape ({head.units},))."
+            f"the model returned by the build callable {name!r} ends in {units} unit(s) with "
+            f"activation {activation!r}, but the target needs {head.describe()}."
         )
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    activation = keras.activations.serialize(activation) if activation else head.activation
-    return model, activation
+    return model, output
 
 
 # --------------------------------------------------------------------------- nested params
 
 
-def _layer_config_keys(cfg, index):
-    layer = _deserialize(cfg, index)
-    return layer.get_config()
+def _layer_items(spec):
+    kind = spec_kind(spec)
+    if kind == "default":
+        return default_layers()
+    if kind == "sequential":
+        return [layer for layer in spec.layers if not isinstance(layer, keras.layers.InputLayer)]
+    return spec if kind in ("layers", "dicts") else None
 
 
 def nested_layer_params(spec):
     """``{"<index>__<key>": value}`` for every config key of every layer of the spec."""
     try:
-        kind = spec_kind(spec)
+        items = _layer_items(spec)
     except (TypeError, ValueError):
         return {}
-    if kind not in ("layers", "dicts", "sequential"):
-        return {}
     params = {}
-    items = spec if kind != "sequential" else [
-        layer for layer in spec.layers if not isinstance(layer, keras.layers.InputLayer)
-    ]
-    for i, item in enumerate(items):
+    for i, item in enumerate(items or []):
         config = item.get("config", {}) if isinstance(item, dict) else item.get_config()
         for key, value in config.items():
             if key not in _INPUT_SHAPE_KEYS:
@@ -340,8 +360,8 @@ def nested_layer_params(spec):
     return params
 
 
-def set_layer_params(spec, updates):
-    """Return a new spec with ``{(index, key): value}`` applied; never mutates ``spec``.
+def apply_layer_params(configs, updates):
+    """Apply ``{(index, key): value}`` to serialized layer configs (in place) and return them.
 
     Raises
     ------
@@ -349,33 +369,30 @@ def set_layer_params(spec, updates):
         For an index out of range or a key that is not in the layer's config,
         naming the valid choices.
     """
-    kind = spec_kind(spec)
-    if kind == "default":
-        spec, kind = default_layers(), "layers"
-    if kind not in ("layers", "dicts", "sequential"):
-        raise ValueError(
-            f"layers__<index>__<key> parameters need a layer list or keras.Sequential "
-            f"spec; layers is a {kind} spec (use model__<arg> for a callable)."
-        )
-    configs = layer_configs(spec)
-    for (index, key), value in updates.items():
+    for (index, key), value in sorted(updates.items()):
         if not 0 <= index < len(configs):
             raise ValueError(
                 f"layers__{index}__{key}: the spec has {len(configs)} layers "
                 f"(valid indices 0..{len(configs) - 1})."
             )
-        valid = _layer_config_keys(configs[index], index)
+        with seeded_python_random(0):  # building a layer to read its keys draws default seeds
+            valid = _deserialize(configs[index], index).get_config()
         if key not in valid:
             raise ValueError(
                 f"layers__{index}__{key}: {configs[index]['class_name']} has no config "
                 f"key {key!r}; valid keys are {sorted(valid)}."
             )
         configs[index]["config"][key] = value
-    if kind == "dicts":
-        return configs
-    layers = [_deserialize(cfg, i) for i, cfg in enumerate(configs)]
-    if kind == "layers":
-        return type(spec)(layers) if isinstance(spec, tuple) else layers
-    declared = sequential_input_shape(spec)
-    head = [keras.Input(shape=declared)] if declared is not None else []
-    return keras.Sequential(head + layers, name=spec.name)
+    return configs
+
+
+def check_layer_params(spec, updates):
+    """Raise ``ValueError`` if ``updates`` do not apply to ``spec`` (see :func:`apply_layer_params`)."""
+    if not updates:
+        return
+    if _layer_items(spec) is None:
+        raise ValueError(
+            "layers__<index>__<key> parameters need a layer list or keras.Sequential "
+            f"spec; layers is a {spec_kind(spec)} spec (use model__<arg> for a callable)."
+        )
+    apply_layer_params(layer_configs(spec), updates)

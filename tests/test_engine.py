@@ -8,6 +8,7 @@ import pytest
 from keras.layers import Dense, Dropout
 
 from sknet import NetClassifier, NetRegressor, _engine
+from sknet._engine._state import clone_architecture
 
 
 def test_cached_trainer_gives_the_same_result_as_a_fresh_one(digits):
@@ -154,7 +155,7 @@ def test_unregistered_optimizer_class_trains_and_predicts(iris):
 def test_cloned_architectures_are_uncompiled_and_leave_the_model_compiled(iris):
     X, y = iris
     clf = NetClassifier(epochs=1, random_state=0).fit(X, y)
-    copy = _engine.clone_architecture(clf.model_)
+    copy = clone_architecture(clf.model_)
     assert not copy.compiled and clf.model_.compiled
     assert copy.get_config()["layers"] == clf.model_.get_config()["layers"]
 

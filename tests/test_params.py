@@ -27,36 +27,52 @@ def test_get_params_lists_nested_layer_keys():
     assert "layers__0__units" not in shallow and shallow["optimizer__learning_rate"] == 0.01
 
 
-def test_set_params_builds_a_new_spec_and_never_mutates():
+def _dense_units(model):
+    return [layer.units for layer in model.layers if isinstance(layer, Dense)]
+
+
+def test_nested_layer_params_are_stored_and_applied_at_fit_never_mutating(iris):
+    X, y = iris
     layers = spec()
-    clf = NetClassifier(layers)
+    clf = NetClassifier(layers, epochs=1, random_state=0)
     clf.set_params(layers__0__units=32, layers__1__rate=0.5)
-    assert layers[0].units == 64 and layers[1].rate == 0.2
-    assert clf.layers is not layers
-    assert clf.layers[0].units == 32 and clf.layers[1].rate == 0.5
+    assert clf.layers is layers and layers[0].units == 64 and layers[1].rate == 0.2
+    assert clf.get_params(deep=False)["layers__0__units"] == 32
+    assert clf.get_params()["layers__0__units"] == 32 and clf.get_params()["layers__1__rate"] == 0.5
+    clf.fit(X, y)
+    assert _dense_units(clf.model_) == [32, 3]
+    assert clf.model_.layers[1].rate == 0.5
+    assert layers[0].units == 64 and not layers[0].built
 
 
-def test_set_params_on_dict_and_sequential_specs():
+def test_layer_params_on_dict_and_sequential_specs(iris):
+    X, y = iris
     dicts = [keras.layers.serialize(Dense(8))]
-    clf = NetClassifier(dicts).set_params(layers__0__units=3)
-    assert clf.layers[0]["config"]["units"] == 3 and dicts[0]["config"]["units"] == 8
+    clf = NetClassifier(dicts, epochs=1).set_params(layers__0__units=3).fit(X, y)
+    assert _dense_units(clf.model_)[0] == 3 and dicts[0]["config"]["units"] == 8
     seq = keras.Sequential([keras.Input((4,)), Dense(8), Dense(3, activation="softmax")])
-    clf = NetClassifier(seq).set_params(layers__0__units=5)
-    assert isinstance(clf.layers, keras.Sequential)
-    assert clf.layers.layers[0].units == 5 and seq.layers[0].units == 8
+    clf = NetClassifier(seq, epochs=1).set_params(layers__0__units=5).fit(X, y)
+    assert _dense_units(clf.model_) == [5, 3] and seq.layers[0].units == 8
 
 
-def test_set_params_on_default_spec():
-    clf = NetClassifier().set_params(layers__0__units=7)
-    assert clf.layers[0].units == 7
+def test_layer_params_on_default_spec(iris):
+    X, y = iris
+    clf = NetClassifier(epochs=1).set_params(layers__0__units=7).fit(X, y)
+    assert _dense_units(clf.model_) == [7, 3]
+
+
+def test_layer_params_and_whole_layers_in_one_set_params_call_are_order_independent(iris):
+    X, y = iris
+    a = NetClassifier(epochs=1).set_params(layers__0__units=6, layers=[Dense(9), Dropout(0.1)]).fit(X, y)
+    b = NetClassifier(epochs=1).set_params(layers=[Dense(9), Dropout(0.1)], layers__0__units=6).fit(X, y)
+    assert _dense_units(a.model_) == _dense_units(b.model_) == [6, 3]
 
 
 def test_round_trip_and_clone():
     clf = NetClassifier(spec(), optimizer="sgd", optimizer__momentum=0.9, loss__label_smoothing=0.1)
     params = clf.get_params()
     clf2 = NetClassifier().set_params(**params)
-    assert clf2.get_params(deep=False).keys() == clf.get_params(deep=False).keys()
-    assert clf2.get_params()["layers__0__units"] == 64
+    assert clf2.get_params() == params  # deep parameters set back give the same deep parameters
     cloned = clone(clf)
     assert cloned.get_params(deep=False)["optimizer__momentum"] == 0.9
     assert cloned.layers is not clf.layers
@@ -158,11 +174,12 @@ def test_an_unregistered_loss_function_still_pickles_and_refits(regression_data)
     reg = NetRegressor(loss=_half_squared_error, epochs=2, warm_start=True, random_state=0).fit(X, Y)
     loaded = pickle.loads(pickle.dumps(reg))  # Keras cannot find the function: sknet still loads
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    with pytest.raises(TypeError, match="not registered with Keras"):
+        loaded.model_.evaluate(X, Y, verbose=0)
     loaded.fit(X, Y)  # refits use the estimator's own loss parameter
     reg.fit(X, Y)
     np.testing.assert_allclose(loaded.history_["loss"], reg.history_["loss"], rtol=1e-6)
-    with pytest.raises(TypeError, match="not registered with Keras"):
-        loaded.model_.evaluate(X, Y, verbose=0)
+    loaded.model_.evaluate(X, Y, verbose=0)  # the refit network is compiled with the real function
 
 
 def test_loss_names_without_a_loss_class_train(iris):
@@ -215,9 +232,9 @@ def test_randomized_search_over_whole_values(iris):
 
 
 def build(meta, hidden=4):
-    inputs = keras.Input(shape=meta["input_shape"])
+    inputs = keras.Input(shape=meta["input_shape_"])
     x = Dense(hidden, activation="relu")(inputs)
-    return keras.Model(inputs, Dense(meta["n_outputs"])(x))
+    return keras.Model(inputs, Dense(meta["n_outputs_"])(x))
 
 
 def test_model_kwargs_are_searchable(regression_data):

@@ -97,11 +97,11 @@ def test_sequential_with_other_input_shape_is_rejected(iris):
 
 
 def build_functional(meta, hidden=8):
-    inputs = keras.Input(shape=meta["input_shape"])
+    inputs = keras.Input(shape=meta["input_shape_"])
     a = Dense(hidden, activation="relu")(inputs)
     b = Dense(hidden, activation="tanh")(inputs)
     x = keras.layers.Concatenate()([a, b])
-    outputs = Dense(meta["n_outputs"], activation=meta["output_activation"])(x)
+    outputs = Dense(meta["n_outputs_"], activation=meta["out_activation_"])(x)
     return keras.Model(inputs, outputs)
 
 
@@ -117,10 +117,10 @@ def test_callable_spec_with_wrong_output_is_rejected(iris):
     X, y = iris
 
     def build(meta):
-        inputs = keras.Input(shape=meta["input_shape"])
+        inputs = keras.Input(shape=meta["input_shape_"])
         return keras.Model(inputs, Dense(2, activation="softmax")(inputs))
 
-    with pytest.raises(ValueError, match="outputs shape"):
+    with pytest.raises(ValueError, match=r"ends in 2 unit\(s\) with activation 'softmax'.*Dense\(3, 'softmax'\)"):
         NetClassifier(build, epochs=1).fit(X, y)
 
 
@@ -132,7 +132,7 @@ def test_callable_returning_non_model_is_rejected(iris):
 
 def test_explicit_head_with_wrong_units_is_rejected(digits):
     X, y = digits
-    with pytest.raises(ValueError, match="10 classes"):
+    with pytest.raises(ValueError, match=r"needs Dense\(10, 'softmax'\) for 10 classes"):
         NetClassifier([Dense(3, activation="softmax")], epochs=1).fit(X, y)
 
 
@@ -145,8 +145,8 @@ def test_regressor_linear_head_is_kept(regression_data):
 @pytest.mark.parametrize(
     "layers, error, match",
     [
-        ("dense", TypeError, "layers must be"),
-        (42, TypeError, "layers must be"),
+        ("dense", TypeError, "The 'layers' parameter of NetClassifier must be"),
+        (42, TypeError, "The 'layers' parameter of NetClassifier must be"),
         ([Dense(3), "relu"], TypeError, "not a mix"),
         ([{"config": {}}], ValueError, "class_name"),
         ([{"class_name": "NoSuchLayer", "config": {}}], ValueError, "could not be deserialized"),

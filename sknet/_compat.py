@@ -1,0 +1,48 @@
+"""Every private or version-dependent API of Keras and scikit-learn that sknet uses.
+
+Each entry names what it uses and the versions it is known to work with.
+Supported: Keras >= 3.4 (TensorFlow backend), scikit-learn >= 1.6. When one
+of these changes, this is the only module to adapt.
+
+===========================================  ==========================  ======================
+what                                          used for                    versions
+===========================================  ==========================  ======================
+``sklearn.utils._param_validation``          ``_parameter_constraints``  scikit-learn >= 1.2
+``sklearn.base._fit_context``                ``fit`` decorators          scikit-learn >= 1.3
+``sklearn.utils.validation._check_sample_weight``                        scikit-learn >= 1.6
+  with ``ensure_non_negative``               weight validation           (renamed in 1.6)
+``keras.src.losses.ALL_OBJECTS_DICT``        every loss name and alias   Keras >= 3.0
+``optimizer._get_variable_index``, slot      fused optimizer kernels     Keras >= 3.4
+  lists (``_momentums``, ``_velocities``,
+  ``_average_gradients``, ``_velocity_hats``)
+===========================================  ==========================  ======================
+"""
+
+import numpy as np
+from sklearn.base import _fit_context  # noqa: F401  (re-exported)
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions  # noqa: F401
+from sklearn.utils.validation import _check_sample_weight
+
+
+def check_sample_weight(sample_weight, X):
+    """Validated, non-negative, not all-zero ``sample_weight`` (float64) for ``X``."""
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.any(sample_weight > 0):
+        raise ValueError("sample_weight must not be all zero: nothing would be learned.")
+    return sample_weight
+
+
+def loss_names():
+    """Every name and alias that ``keras.losses.get`` accepts (Keras' private registry)."""
+    from keras.src.losses import ALL_OBJECTS_DICT
+
+    return sorted(ALL_OBJECTS_DICT)
+
+
+def optimizer_slot(optimizer, slots, variable):
+    """The slot variable of ``variable`` in an optimizer's private slot list ``slots``.
+
+    Keras 3 optimizers keep their per-variable state in private lists
+    (``Adam._momentums``...) indexed by ``_get_variable_index``.
+    """
+    return getattr(optimizer, slots)[optimizer._get_variable_index(variable)]

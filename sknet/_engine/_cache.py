@@ -1,0 +1,160 @@
+"""Trace caches: traced training and prediction functions, keyed by what they compute.
+
+A traced TensorFlow function costs 0.2-0.5 s to build for a small network,
+more than a warm fit of it. Cross-validation folds and grid-search candidates
+that change only the data, the learning rate, the epochs or the batch size
+compute the same function, so the engine keys its traces by *signature*:
+
+* the model's architecture: its config with layer names replaced by
+  positional placeholders (names are auto-generated, ``dense_7``, and would
+  defeat the cache), and nothing else replaced, so two architectures that
+  differ in anything but layer names never share a key;
+* the input and target specs (shape and dtype);
+* the optimizer's class and config, without a plain learning rate (a variable
+  loaded per fit) but with a schedule (traced);
+* the loss's and metrics' classes and complete configs.
+
+Both caches are bounded (:data:`MAX_CACHED` entries each, least recently used
+evicted), so a process that fits many architectures does not grow without limit.
+"""
+
+import json
+import threading
+from collections import OrderedDict
+
+import keras
+
+from .._params import loss_config
+
+MAX_CACHED = 8
+TRAINERS = OrderedDict()
+PREDICTORS = OrderedDict()
+_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def _rename_history(node, rename):
+    """Rename the layer names that ``keras_history`` entries of a node config point to."""
+    if isinstance(node, dict):
+        history = node.get("keras_history")
+        if isinstance(history, list) and history and isinstance(history[0], str):
+            history[0] = rename(history[0])
+        for value in node.values():
+            _rename_history(value, rename)
+    elif isinstance(node, list):
+        for value in node:
+            _rename_history(value, rename)
+
+
+def _rename_endpoints(endpoints, rename):
+    """Rename ``[name, node_index, tensor_index]`` entries of ``input_layers``/``output_layers``."""
+    if isinstance(endpoints, list) and len(endpoints) == 3 and isinstance(endpoints[0], str):
+        endpoints[0] = rename(endpoints[0])
+    elif isinstance(endpoints, list):
+        for item in endpoints:
+            _rename_endpoints(item, rename)
+
+
+def _rename_layers(config, rename):
+    """Replace layer names in a Sequential or functional model config, in place.
+
+    Only the places where Keras writes a layer's *name* are touched: the
+    model's ``name``, each layer entry's ``name`` and ``config.name``, the
+    ``keras_history`` links between layers, and ``input_layers`` /
+    ``output_layers``. A string that merely equals a layer name elsewhere (an
+    activation ``"relu"`` in a layer named ``"relu"``) is left alone.
+    """
+    if isinstance(config.get("name"), str):
+        config["name"] = rename(config["name"])
+    for layer in config.get("layers") or []:
+        if not isinstance(layer, dict):
+            continue
+        if isinstance(layer.get("name"), str):
+            layer["name"] = rename(layer["name"])
+        inner = layer.get("config")
+        if isinstance(inner, dict):
+            if isinstance(inner.get("layers"), list):  # a nested model
+                _rename_layers(inner, rename)
+            elif isinstance(inner.get("name"), str):
+                inner["name"] = rename(inner["name"])
+        _rename_history(layer.get("inbound_nodes"), rename)
+    for key in ("input_layers", "output_layers"):
+        _rename_endpoints(config.get(key), rename)
+
+
+def canonical_model_config(model):
+    """The model's architecture as canonical JSON, layer names replaced by ``<layerN>``.
+
+    Placeholders are numbered in order of first appearance, so two configs
+    get the same string exactly when they are equal up to a renaming of
+    their layers.
+    """
+    # get_config, not serialize_keras_object: the compile config (learning
+    # rate...) is not part of the architecture.
+    config = model.get_config()
+    names = {}
+    _rename_layers(config, lambda name: names.setdefault(name, f"<layer{len(names)}>"))
+    return json.dumps({"class_name": type(model).__name__, "config": config}, sort_keys=True, default=str)
+
+
+def config_json(obj):
+    """The class and complete config of a Keras object, as canonical JSON (a key part)."""
+    config = keras.saving.serialize_keras_object(obj)
+    if isinstance(obj, keras.losses.Loss):
+        config["config"] = loss_config(obj)  # with the arguments some losses leave out
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def model_signature(model, x_spec):
+    """Key of a model's traces: its canonical architecture and the input spec."""
+    return (canonical_model_config(model), x_spec)
+
+
+def has_schedule(optimizer):
+    """Whether the learning rate is a schedule (traced) rather than a variable (loaded per fit)."""
+    return isinstance(optimizer.get_config().get("learning_rate"), dict)
+
+
+def optimizer_signature(optimizer):
+    """Key part of an optimizer: class and config, without a plain learning rate."""
+    config = optimizer.get_config()
+    config.pop("name", None)
+    if not has_schedule(optimizer):
+        config.pop("learning_rate", None)  # a variable: loaded per fit, not traced
+    return type(optimizer).__name__ + json.dumps(config, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- the caches
+
+
+def checkout(cache, key):
+    """Take the entry for ``key`` out of ``cache`` (None if absent): one user at a time."""
+    with _LOCK:
+        return cache.pop(key, None)
+
+
+def checkin(cache, key, item):
+    """Put ``item`` back as the most recently used entry; evict beyond :data:`MAX_CACHED`."""
+    with _LOCK:
+        cache[key] = item
+        cache.move_to_end(key)
+        while len(cache) > MAX_CACHED:
+            cache.popitem(last=False)
+
+
+def lookup(cache, key):
+    """The shared entry for ``key`` (None if absent), marked as recently used."""
+    with _LOCK:
+        item = cache.get(key)
+        if item is not None:
+            cache.move_to_end(key)
+        return item
+
+
+def clear_caches():
+    """Forget every cached trainer and predictor (frees their graphs)."""
+    with _LOCK:
+        TRAINERS.clear()
+        PREDICTORS.clear()
