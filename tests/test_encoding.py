@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from keras.layers import Dense
 
@@ -181,3 +182,88 @@ def test_multi_output_regression(regression_data):
     assert reg.score(X, Y) > 0.8
     single = NetRegressor([Dense(8)], epochs=2, random_state=0).fit(X, Y[:, 0])
     assert single.predict(X).shape == (len(X),)
+
+
+# -- regression tests of the correctness pass (each failed before it) --------------------------
+
+
+def test_regressor_default_loss_is_mse_whatever_the_last_activation():
+    """A sigmoid output for targets in [0, 1] is a regressor, not a binary classifier."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(64, 3)
+    y = X.mean(axis=1)
+    reg = NetRegressor([Dense(8, activation="relu"), Dense(1, activation="sigmoid")], epochs=1,
+                       random_state=0).fit(X, y)
+    assert reg.model_.layers[-1].activation.__name__ == "sigmoid"  # the spec's own head is kept
+    assert isinstance(reg.model_.loss, keras.losses.MeanSquaredError)
+    mse = float(np.mean((reg.predict(X) - y) ** 2))
+    # the reported loss after one more zero-rate epoch is the MSE of the predictions
+    reg.set_params(warm_start=True, optimizer__learning_rate=0.0, epochs=1).fit(X, y)
+    assert reg.history_["loss"][-1] == pytest.approx(mse, rel=1e-4)
+
+
+def _logits_model(meta):
+    inputs = keras.Input(shape=meta["input_shape_"])
+    x = Dense(16, activation="relu")(inputs)
+    return keras.Model(inputs, Dense(meta["n_outputs_"])(x))  # linear: logits
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["multiclass", "binary"])
+def test_a_linear_classifier_output_is_trained_and_read_as_logits(iris, binary):
+    X, y = iris
+    y = (y == 0) if binary else y
+    clf = NetClassifier(_logits_model, epochs=40, optimizer__learning_rate=0.05, random_state=0).fit(X, y)
+    assert clf.model_.loss.get_config()["from_logits"] is True
+    assert clf.out_activation_ == "linear"
+    raw = clf.model_.predict(X, verbose=0).astype("float64")
+    expected = keras.ops.convert_to_numpy(
+        keras.activations.sigmoid(raw) if binary else keras.activations.softmax(raw)
+    ).astype("float64")
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 1:] if binary else proba, expected, atol=1e-6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.score(X, y) > 0.9
+
+
+def test_the_keras_tutorial_logits_spec_keeps_its_linear_head(digits):
+    """``[..., Dense(10)]`` with ``SparseCategoricalCrossentropy(from_logits=True)``, as in the TF tutorial."""
+    X, y = digits
+    clf = NetClassifier([Dense(32, activation="relu"), Dense(10)], epochs=3, random_state=0,
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)).fit(X, y)
+    assert [layer.units for layer in clf.model_.layers] == [32, 10]
+    assert clf.out_activation_ == "linear" and clf.score(X, y) > 0.8
+
+
+def test_a_loss_whose_from_logits_contradicts_the_output_layer_is_a_clear_error(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="from_logits=True, but the network ends in a softmax"):
+        NetClassifier(loss=keras.losses.CategoricalCrossentropy(from_logits=True), epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="from_logits=False, but the network ends in a linear"):
+        NetClassifier(_logits_model, loss="categorical_crossentropy", loss__from_logits=False, epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "dtype, labels",
+    [("Int64", [3, 10, 42]), ("UInt8", [1, 2, 3]), ("boolean", [True, False]), ("string", ["a", "b", "c"]),
+     ("category", ["x", "y", "z"])],
+)
+def test_nullable_labels_come_back_in_their_type(iris, dtype, labels):
+    X, y = iris
+    labels = np.array(labels, dtype=object)
+    y = pd.Series(labels[y % len(labels)], dtype=dtype)
+    clf = NetClassifier(epochs=2, random_state=0).fit(X, y)
+    pred = clf.predict(X)
+    expected = y.to_numpy(dtype=getattr(y.dtype, "numpy_dtype", None) or object)
+    if dtype == "category":
+        expected = np.asarray(y.astype(object))
+    assert pred.dtype == expected.dtype
+    assert set(pred.tolist()) <= set(expected.tolist())
+    assert clf.classes_.dtype == expected.dtype
+
+
+def test_nullable_labels_with_missing_values_are_a_clear_error(iris):
+    X, y = iris
+    y = pd.Series(y, dtype="Int64")
+    y[3] = pd.NA
+    with pytest.raises(ValueError, match="y contains missing values"):
+        NetClassifier(epochs=1).fit(X, y)

@@ -262,3 +262,60 @@ def test_optimizer_loss_and_metric_templates_are_never_used(iris):
     assert clf.model_.optimizer is not optimizer
     assert float(metric.result()) == 0.0
     assert "acc" in clf.history_
+
+
+# -- regression tests of the correctness pass ---------------------------------------------------
+
+
+def _keras_loss_names():
+    from sknet._compat import loss_names
+
+    return [name for name in loss_names() if name not in ("Loss", "LossFunctionWrapper")]
+
+
+@pytest.mark.parametrize("name", _keras_loss_names())
+def test_every_keras_loss_name_resolves_to_its_class_and_takes_loss_args(name):
+    """Every name and alias keras.losses.get accepts, with a loss__ argument (no camel-case guessing)."""
+    from sknet._params import make_loss
+
+    resolved = keras.losses.get(name)
+    expected = type(resolved) if isinstance(resolved, keras.losses.Loss) else None
+    loss = make_loss(name, "mse", {"reduction": "sum"})
+    if expected is None:  # a function: its class is the one whose instances wrap it
+        expected = next(cls for cls in vars(keras.losses).values()
+                        if isinstance(cls, type) and issubclass(cls, keras.losses.Loss)
+                        and getattr(cls(), "fn", None) is resolved)
+    assert type(loss) is expected
+    assert loss.reduction == "sum"
+
+
+def test_kl_divergence_takes_loss_args_in_a_fit(iris):
+    X, y = iris
+    clf = NetClassifier(loss="kl_divergence", loss__reduction="sum", epochs=1, random_state=0).fit(X, y)
+    assert isinstance(clf.model_.loss, keras.losses.KLDivergence)
+    assert clf.model_.loss.reduction == "sum"
+
+
+def test_warm_start_uses_new_optimizer_arguments_and_keeps_the_optimizer_state(iris):
+    X, y = iris
+    clf = NetClassifier(epochs=3, warm_start=True, random_state=0, optimizer__learning_rate=0.01).fit(X, y)
+    iterations = int(clf.model_.optimizer.iterations)
+    moments = [v.numpy().copy() for v in clf.model_.optimizer.variables[2:]]
+    weights = [w.copy() for w in clf.model_.get_weights()]
+    clf.set_params(optimizer__learning_rate=0.0, epochs=2).fit(X, y)
+    for before, after in zip(weights, clf.model_.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)  # a zero rate moves no weight
+    assert float(clf.model_.optimizer.learning_rate) == 0.0
+    assert int(clf.model_.optimizer.iterations) == iterations + 2 * 5  # 150 rows / 32: 5 steps an epoch
+    changed = [not np.allclose(a, b.numpy()) for a, b in zip(moments, clf.model_.optimizer.variables[2:],
+                                                             strict=True)]
+    assert any(changed)  # the moments went on accumulating from the old state
+
+
+def test_warm_start_with_a_new_optimizer_argument_continues_its_moments(iris):
+    """beta_1 changes the trace signature; the state still continues (same class, same layout)."""
+    X, y = iris
+    clf = NetClassifier(epochs=2, warm_start=True, random_state=0).fit(X, y)
+    clf.set_params(optimizer__beta_1=0.5).fit(X, y)
+    assert clf.model_.optimizer.get_config()["beta_1"] == 0.5
+    assert int(clf.model_.optimizer.iterations) == 4 * 5

@@ -181,3 +181,38 @@ def test_dense_spec_on_3d_input_is_a_clear_error():
     y = np.arange(20) % 2
     with pytest.raises(ValueError, match="Flatten"):
         NetClassifier([Dense(4)], epochs=1).fit(X, y)
+
+
+# -- the head rule (regression tests of the correctness pass) -----------------------------------
+
+
+def test_default_regressor_on_100_outputs_gets_a_linear_head():
+    rng = np.random.RandomState(0)
+    X, Y = rng.rand(40, 5), rng.randn(40, 100)
+    reg = NetRegressor(epochs=1, random_state=0).fit(X, Y)
+    assert _units(reg.model_) == [100, 100]
+    assert reg.model_.layers[-1].activation.__name__ == "linear"
+    assert (reg.predict(X) < 0).any()  # a relu output could never predict these targets
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "elu"])
+def test_a_hidden_activation_with_the_targets_width_stays_hidden(regression_data, activation):
+    X, Y = regression_data  # two outputs
+    reg = NetRegressor([Dense(16, activation="relu"), Dense(2, activation=activation)], epochs=1,
+                       random_state=0).fit(X, Y)
+    assert _units(reg.model_) == [16, 2, 2]
+    assert reg.out_activation_ == "linear"
+
+
+@pytest.mark.parametrize("activation", ["linear", "sigmoid", "tanh", "softplus"])
+def test_an_output_activation_with_the_targets_width_is_the_head(regression_data, activation):
+    X, Y = regression_data
+    reg = NetRegressor([Dense(16, activation="relu"), Dense(2, activation=activation)], epochs=1,
+                       random_state=0).fit(X, Y)
+    assert _units(reg.model_) == [16, 2] and reg.out_activation_ == activation
+
+
+def test_a_classifier_relu_layer_with_the_class_count_stays_hidden(iris):
+    X, y = iris
+    clf = NetClassifier([Dense(3, activation="relu")], epochs=1, random_state=0).fit(X, y)
+    assert _units(clf.model_) == [3, 3] and clf.out_activation_ == "softmax"
