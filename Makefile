@@ -5,13 +5,16 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.sknet-installed
+# TensorFlow's C++ info and warning messages off, its errors kept; what leaks before Abseil's logging starts
+# (and the cuInit error of a machine without an NVIDIA driver) is filtered by examples/_quiet.py.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install test test-fast demo bench bench-quick docs examples clean
+.PHONY: help install lint test test-fast demo bench bench-quick docs examples clean
 
 help:
 	@echo "make demo   - set up and run the demo (digits: grid search + cross-validation)"
-	@echo "make test   - set up and run the test suite"
+	@echo "make test   - set up, lint and run the test suite"
+	@echo "make lint   - ruff over sknet, tests, benchmarks and examples"
 	@echo "make bench  - run the benchmarks (ratios against Keras, scikit-learn, scikeras)"
 	@echo "make docs   - build the documentation site into site/"
 
@@ -23,7 +26,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check sknet tests benchmarks examples
+
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(STAMP)

@@ -28,7 +28,8 @@ def sknet_net(random_state=0):
 
     from sknet import NetClassifier
 
-    return NetClassifier([Dense(100, activation="relu")], epochs=EPOCHS, batch_size=BATCH, random_state=random_state)
+    return NetClassifier([Dense(100, activation="relu")], epochs=EPOCHS, batch_size=BATCH,
+                         random_state=random_state)
 
 
 def mlp():
@@ -43,7 +44,8 @@ def scikeras_net():
     def build(meta):
         import keras
 
-        return keras.Sequential([keras.Input((meta["n_features_in_"],)), keras.layers.Dense(100, activation="relu"),
+        return keras.Sequential([keras.Input((meta["n_features_in_"],)),
+                                 keras.layers.Dense(100, activation="relu"),
                                  keras.layers.Dense(meta["n_classes_"], activation="softmax")])
 
     return KerasClassifier(build, loss="categorical_crossentropy", optimizer="adam", epochs=EPOCHS,

@@ -8,14 +8,14 @@ machine hits both), and every fit's first epoch (which pays for tracing) is
 left out, so set-up cancels out for both.
 
 The target row compares median epochs. On a shared machine the noise only
-ever slows an epoch down (the same epoch of the same fit took 1.0 to 1.6 s
-here), so an information row also compares each contender's fastest epoch,
+ever slows an epoch down (measurements: docs/guide/performance.md), so an
+information row also compares each contender's fastest epoch,
 the best-case cost of each as ``timeit`` reasons about it. Keras' epochs vary
 more than sknet's, so the two ratios differ: both are printed.
 
 Keras runs with its defaults, progress bar included (``verbose="auto"``); the
 bar's output is captured and dropped so that the table stays readable. A
-further peer is the hand-written loop the issue measured: a whole epoch inside
+further peer is a hand-written loop: a whole epoch inside
 one ``tf.function`` over tensors already in memory, with Keras' own model,
 loss and ``optimizer.apply``. It shows how close sknet is to the best code a
 user could write by hand.
@@ -30,6 +30,7 @@ Usage: python benchmarks/bench_mnist_mlp.py [--quick]   (quick: 12,000 rows)
 
 
 import contextlib
+import functools
 import io
 import statistics
 import time
@@ -147,10 +148,10 @@ def main(quick=False):
     keras_times, sknet_times, keras_totals, sknet_totals, unfused_times, hand_times = [], [], [], [], [], []
     for _ in range(rounds):
         timer = epoch_timer()
-        keras_totals.append(timed(lambda: keras_fit(X, Y, epochs, timer))[0])
+        keras_totals.append(timed(functools.partial(keras_fit, X, Y, epochs, timer))[0])
         keras_times += timer.times[1:]
         timer = epoch_timer()
-        total, clf = timed(lambda: sknet_fit(X, y, epochs, timer))
+        total, clf = timed(functools.partial(sknet_fit, X, y, epochs, timer))
         sknet_totals.append(total)
         sknet_times += timer.times[1:]
         timer = epoch_timer()

@@ -37,7 +37,8 @@ def main(quick=False):
     mlp = MLPClassifier(hidden_layer_sizes=(512, 512), max_iter=1, random_state=0).fit(X[:2000], y[:2000])
     one = X[:1]
     n = 50 if quick else 200
-    for fn in (lambda: clf.predict(one), lambda: model.predict(one, verbose=0), lambda: model.predict_on_batch(one)):
+    for fn in (lambda: clf.predict(one), lambda: model.predict(one, verbose=0),
+               lambda: model.predict_on_batch(one)):
         fn()  # first calls trace
     ours = latency(lambda: clf.predict(one), n)
     keras_predict = latency(lambda: model.predict(one, verbose=0), n // 4)

@@ -11,10 +11,11 @@ Usage: ``python examples/demo.py [--out PATH] [--epochs N]`` (``make demo``).
 """
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before Keras/sknet import TensorFlow: its start-up chatter off, its errors kept
 
 import pandas as pd  # noqa: E402
 from keras.layers import Dense, Dropout  # noqa: E402
@@ -66,7 +67,8 @@ def main(argv=None):
     scores = cross_val_score(best, X_train, y_train, cv=5)
     cv_time = time.perf_counter() - start
     print(f"\nBest: {search.best_params_}")
-    print(f"5-fold CV accuracy of the best pipeline: {scores.mean():.4f} +/- {scores.std():.4f} ({cv_time:.1f} s)")
+    print(f"5-fold CV accuracy of the best pipeline: {scores.mean():.4f} +/- {scores.std():.4f} "
+          f"({cv_time:.1f} s)")
 
     # Learning curves of the best pipeline, refitted with a validation split.
     best.set_params(netclassifier__validation_split=0.2).fit(X_train, y_train)
@@ -83,7 +85,7 @@ def main(argv=None):
         axes[0].figure.savefig(args.out, dpi=100)
         print(f"Learning curves written to {args.out}")
     except ImportError:
-        print("matplotlib is not installed: pip install 'sknet[plot]' for the learning-curve picture")
+        print("matplotlib is not installed: pip install 'sknet-keras[plot]' for the learning-curve picture")
     return search
 
 

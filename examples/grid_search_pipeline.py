@@ -8,9 +8,10 @@ Usage: python examples/grid_search_pipeline.py [--epochs 20] [--n-jobs 1]
 """
 
 import argparse
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before Keras/sknet import TensorFlow: its start-up chatter off, its errors kept
 
 import pandas as pd  # noqa: E402
 from keras.layers import Dense, Dropout  # noqa: E402

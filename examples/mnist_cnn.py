@@ -9,9 +9,10 @@ Usage:
 """
 
 import argparse
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before Keras/sknet import TensorFlow: its start-up chatter off, its errors kept
 
 import keras  # noqa: E402
 from _mnist import add_arguments, fit_and_report, load_mnist  # noqa: E402
@@ -23,7 +24,8 @@ IMG_ROWS, IMG_COLS = 28, 28
 
 
 def main(argv=None):
-    args = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]), epochs=12).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args = add_arguments(parser, epochs=12).parse_args(argv)
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data, args.limit)
     if keras.backend.image_data_format() == "channels_first":
         shape = (1, IMG_ROWS, IMG_COLS)

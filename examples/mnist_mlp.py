@@ -11,9 +11,10 @@ Usage:
 """
 
 import argparse
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before Keras/sknet import TensorFlow: its start-up chatter off, its errors kept
 
 from _mnist import add_arguments, fit_and_report, load_mnist  # noqa: E402
 from keras.layers import Dense, Dropout  # noqa: E402
@@ -23,7 +24,8 @@ from sknet import NetClassifier  # noqa: E402
 
 
 def main(argv=None):
-    args = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]), epochs=20).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args = add_arguments(parser, epochs=20).parse_args(argv)
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data, args.limit)
     x_train = x_train.reshape(len(x_train), 784).astype("float32") / 255
     x_test = x_test.reshape(len(x_test), 784).astype("float32") / 255

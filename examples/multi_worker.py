@@ -20,8 +20,6 @@ import socket
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def free_ports(n):
     """``n`` distinct free loopback ports (all held open while choosing)."""
@@ -37,6 +35,9 @@ def free_ports(n):
 
 def worker(epochs):
     """Runs on every worker: the same code, the same data, one shared model."""
+    from _quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's start-up chatter off, its errors kept (the launcher never imports it)
     import tensorflow as tf
     from keras.layers import Dense
     from sklearn.datasets import load_digits
@@ -53,7 +54,8 @@ def worker(epochs):
     ).fit(X / 16, y)
     task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
     replicas = clf.model_.distribute_strategy.num_replicas_in_sync
-    print(f"worker {task}: {replicas} replicas in sync, training accuracy {clf.score(X / 16, y):.4f}", flush=True)
+    accuracy = clf.score(X / 16, y)
+    print(f"worker {task}: {replicas} replicas in sync, training accuracy {accuracy:.4f}", flush=True)
 
 
 def launch(n_workers, epochs):
@@ -61,9 +63,10 @@ def launch(n_workers, epochs):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(n_workers)]}
     procs = []
     for index in range(n_workers):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        procs.append(subprocess.Popen([sys.executable, __file__, "--worker", "--epochs", str(epochs)], env=env,
-                                      stdout=subprocess.PIPE, text=True))
+        tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        env = dict(os.environ, TF_CONFIG=json.dumps(tf_config))
+        command = [sys.executable, __file__, "--worker", "--epochs", str(epochs)]
+        procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     for output in outputs:  # one worker after the other, never interleaved
         print(output, end="")

@@ -7,11 +7,12 @@ Usage: python examples/regression.py [--epochs 200]
 """
 
 import argparse
-import os
 import time
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before Keras/sknet import TensorFlow: its start-up chatter off, its errors kept
 
 import pandas as pd  # noqa: E402
 from keras.layers import Dense  # noqa: E402
@@ -43,7 +44,8 @@ def main(argv=None):
                                                          transformer=StandardScaler()),
         "Ridge": make_pipeline(StandardScaler(), Ridge()),
         "MLPRegressor": TransformedTargetRegressor(
-            make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32,), max_iter=args.epochs, random_state=0)),
+            make_pipeline(StandardScaler(),
+                          MLPRegressor(hidden_layer_sizes=(32,), max_iter=args.epochs, random_state=0)),
             transformer=StandardScaler(),
         ),
     }
@@ -51,8 +53,9 @@ def main(argv=None):
     for name, model in models.items():
         start = time.perf_counter()
         cv = cross_validate(model, X, y, cv=5, scoring=("r2", "neg_mean_absolute_error"))
-        rows.append({"model": name, "R^2": cv["test_r2"].mean(), "MAE": -cv["test_neg_mean_absolute_error"].mean(),
-                     "seconds": time.perf_counter() - start})
+        seconds = time.perf_counter() - start
+        rows.append({"model": name, "R^2": cv["test_r2"].mean(),
+                     "MAE": -cv["test_neg_mean_absolute_error"].mean(), "seconds": seconds})
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format="%.3f"))
     return table

@@ -17,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before Keras/sknet import TensorFlow: its start-up chatter off, its errors kept
 
 import joblib  # noqa: E402
 import keras  # noqa: E402
@@ -30,7 +32,11 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sknet import NetClassifier  # noqa: E402
 
 SERVE = """
-import sys, joblib, numpy as np
+import sys
+sys.path.insert(0, sys.argv[4])  # this folder, for _quiet: TensorFlow starts without its chatter
+from _quiet import quiet_tensorflow
+quiet_tensorflow()
+import joblib, numpy as np
 model = joblib.load(sys.argv[1])
 X = np.load(sys.argv[2])
 np.save(sys.argv[3], model.predict(X))
@@ -55,7 +61,7 @@ def main(argv=None):
     joblib.dump(model, path)
     np.save(os.path.join(out, "X.npy"), X)
     subprocess.run([sys.executable, "-c", SERVE, path, os.path.join(out, "X.npy"),
-                    os.path.join(out, "served.npy")], check=True)
+                    os.path.join(out, "served.npy"), os.path.dirname(os.path.abspath(__file__))], check=True)
     served = np.load(os.path.join(out, "served.npy"), allow_pickle=True)
     assert (served == model.predict(X)).all(), "the loaded model must predict exactly as the fitted one"
     print("joblib round trip: identical predictions", served[:3])

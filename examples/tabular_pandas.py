@@ -8,9 +8,10 @@ Usage: python examples/tabular_pandas.py [--epochs 30]
 """
 
 import argparse
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before Keras/sknet import TensorFlow: its start-up chatter off, its errors kept
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -52,7 +53,8 @@ def main(argv=None):
     ])
     model = Pipeline([
         ("pre", pre),
-        ("net", NetClassifier([Dense(32, activation="relu"), Dropout(0.1)], epochs=args.epochs, random_state=0)),
+        ("net", NetClassifier([Dense(32, activation="relu"), Dropout(0.1)], epochs=args.epochs,
+                              random_state=0)),
     ]).fit(X_train, y_train)
     print("columns seen by the pipeline:", list(model.feature_names_in_))
     print("features seen by the network:", list(model["pre"].get_feature_names_out()))
