@@ -9,12 +9,13 @@ from ._parallel import configure_threads as _configure_threads
 
 _configure_threads()  # before TensorFlow starts: thread caps in joblib workers
 
-from ._classifier import NetClassifier
-from ._history import History
-from ._parallel import configure_worker_devices as _configure_worker_devices
-from ._regressor import NetRegressor
-from . import exceptions
+# The imports below start TensorFlow, so they come after the thread setup (E402).
+from . import exceptions  # noqa: E402  (public submodule: sknet.exceptions)
+from ._classifier import NetClassifier  # noqa: E402
+from ._history import History  # noqa: E402
+from ._parallel import configure_worker_devices as _configure_worker_devices  # noqa: E402
+from ._regressor import NetRegressor  # noqa: E402
 
 _configure_worker_devices()  # one GPU per joblib worker, memory growth on
 
-__all__ = ["NetClassifier", "NetRegressor", "History", "__version__"]
+__all__ = ["NetClassifier", "NetRegressor", "History", "exceptions", "__version__"]

@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _data, _engine, _nested, _params, _parallel, _persist, _spec
+from . import _data, _engine, _nested, _parallel, _params, _persist, _spec
 from ._compat import Interval, StrOptions, _fit_context
 from ._encoding import default_loss
 from ._history import History

@@ -91,7 +91,7 @@ def configure_worker_devices():
         tf.config.set_visible_devices([chosen], "GPU")
         tf.config.experimental.set_memory_growth(chosen, True)
     except RuntimeError:  # the runtime already started in this worker
-        warnings.warn("sknet could not pin this joblib worker to one GPU: TensorFlow had started.")
+        warnings.warn("sknet could not pin this joblib worker to one GPU: TensorFlow had started.", stacklevel=2)
         return None
     return chosen
 

@@ -265,7 +265,9 @@ def make_metrics(metrics, head, units, logits=False):
         if callable(metric):
             out.append(keras.metrics.MeanMetricWrapper(metric, name=getattr(metric, "__name__", "metric")))
             continue
-        raise TypeError(f"metrics must be names, keras.metrics.Metric instances or functions; got {type(metric).__name__}.")
+        raise TypeError(
+            f"metrics must be names, keras.metrics.Metric instances or functions; got {type(metric).__name__}."
+        )
     names = [m.name for m in out]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

@@ -1,6 +1,6 @@
 """Learning curves from ``history_`` (needs the optional ``matplotlib``).
 
-Install with ``pip install sknet[plot]``.
+Install with ``pip install "sknet-keras[plot]"``.
 """
 
 __all__ = ["plot_history"]
@@ -55,7 +55,7 @@ def plot_history(estimator, ax=None, metrics=None):
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_history needs matplotlib: pip install 'sknet[plot]'") from exc
+        raise ImportError("plot_history needs matplotlib: pip install 'sknet-keras[plot]'") from exc
     import numpy as np
 
     history = _history_of(estimator)
@@ -71,7 +71,7 @@ def plot_history(estimator, ax=None, metrics=None):
     if len(axes) != len(names):
         raise ValueError(f"ax has {len(axes)} axes but {len(names)} metrics are plotted ({names}).")
     epochs = np.arange(1, history.n_epochs + 1)
-    for axis, name in zip(axes, names):
+    for axis, name in zip(axes, names, strict=True):
         axis.plot(epochs, history[name], label="train")
         if "val_" + name in history:
             axis.plot(epochs, history["val_" + name], label="validation")

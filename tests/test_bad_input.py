@@ -92,7 +92,7 @@ def _snapshot(kwargs):
 
 def _assert_unchanged(before, after):
     for key, value in before.items():
-        pairs = zip(after[key], value) if isinstance(value, tuple) else [(after[key], value)]
+        pairs = zip(after[key], value, strict=True) if isinstance(value, tuple) else [(after[key], value)]
         for new, old in pairs:
             np.testing.assert_array_equal(new, old)  # NaN == NaN here
 

@@ -80,7 +80,7 @@ def test_tutorial_sequential_keeps_its_head(digits):
     clf = NetClassifier(model, optimizer="rmsprop", epochs=2, batch_size=128, random_state=0).fit(X, y)
     assert _units(clf.model_) == [32, 10]  # no second head
     assert clf.model_ is not model
-    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights))
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights, strict=True))
 
 
 def test_unbuilt_sequential_without_head(iris):

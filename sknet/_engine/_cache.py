@@ -1,7 +1,7 @@
 """Trace caches: traced training and prediction functions, keyed by what they compute.
 
-A traced TensorFlow function costs 0.2-0.5 s to build for a small network,
-more than a warm fit of it. Cross-validation folds and grid-search candidates
+Tracing a TensorFlow function costs more than a warm fit of a small network
+(measured in ``make bench``: docs/guide/performance.md). Cross-validation folds and grid-search candidates
 that change only the data, the learning rate, the epochs or the batch size
 compute the same function, so the engine keys its traces by *signature*:
 

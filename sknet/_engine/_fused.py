@@ -5,8 +5,8 @@ Keras 3 writes each optimizer's update as a chain of element-wise operations
 assign-sub), and on TensorFlow each link reads and writes the whole variable.
 TensorFlow ships fused kernels (``ResourceApplyRMSProp``, ``ResourceApplyAdam``,
 ``ResourceApplyKerasMomentum``, ...) for CPU and GPU that do the same update in
-one pass. On the MNIST-shaped benchmark model the fused RMSprop update saves
-0.1 to 0.16 s of an epoch of about 1.1 s on a 2-core CPU (``make bench``).
+one pass (what that saves on the MNIST-shaped model is an info row of
+``make bench``).
 
 Only the updates whose formula is *exactly* Keras' are fused; everything the
 Keras optimizer adds around ``update_step`` and the kernel would skip is
@@ -26,6 +26,8 @@ each fit so that a NaN from an earlier fit cannot leak into the next.
 
 import keras
 import tensorflow as tf
+
+from .._compat import optimizer_slot
 
 _FLOATS = (tf.float32, tf.float64)
 
@@ -70,7 +72,7 @@ class FusedUpdate:
     def _fusable(self, grads, variables):
         return (
             len(grads) == len(self.variables)
-            and all(v is w for v, w in zip(variables, self.variables))
+            and all(v is w for v, w in zip(variables, self.variables, strict=True))
             and all(isinstance(g, tf.Tensor) for g in grads)
             and all(v.dtype in _FLOATS for v in variables)
             and not any(getattr(v, "overwrite_with_gradient", False) for v in variables)
@@ -83,7 +85,7 @@ class FusedUpdate:
         optimizer = self.optimizer
         learning_rate = optimizer.learning_rate  # reads the schedule at the current iteration
         updates = []
-        for i, (grad, variable) in enumerate(zip(grads, variables)):
+        for i, (grad, variable) in enumerate(zip(grads, variables, strict=True)):
             dtype = variable.dtype
             lr = tf.cast(learning_rate, dtype)
             grad = tf.cast(grad, dtype)
@@ -97,43 +99,45 @@ class FusedUpdate:
     def _update(self, i, variable, grad, lr, dtype):
         optimizer = self.optimizer
         handle = variable.value.handle
-        index = optimizer._get_variable_index(variable)
 
         def const(value):
             return tf.constant(value, dtype)
+
+        def slot(name):
+            return optimizer_slot(optimizer, name, variable).value.handle
 
         if isinstance(optimizer, keras.optimizers.SGD):
             if optimizer.momentum == 0:
                 return tf.raw_ops.ResourceApplyGradientDescent(var=handle, alpha=lr, delta=grad)
             return tf.raw_ops.ResourceApplyKerasMomentum(
-                var=handle, accum=optimizer.momentums[index].value.handle, lr=lr, grad=grad,
+                var=handle, accum=slot("momentums"), lr=lr, grad=grad,
                 momentum=const(optimizer.momentum), use_nesterov=optimizer.nesterov,
             )
         if isinstance(optimizer, keras.optimizers.RMSprop):
             if optimizer.momentum > 0:
-                mom = optimizer._momentums[index].value.handle
+                mom = slot("_momentums")
             else:
                 mom = self._scratch[i].handle
             common = dict(
-                ms=optimizer._velocities[index].value.handle, mom=mom, lr=lr, rho=const(optimizer.rho),
+                ms=slot("_velocities"), mom=mom, lr=lr, rho=const(optimizer.rho),
                 momentum=const(optimizer.momentum), epsilon=const(optimizer.epsilon), grad=grad,
             )
             if optimizer.centered:
                 return tf.raw_ops.ResourceApplyCenteredRMSProp(
-                    var=handle, mg=optimizer._average_gradients[index].value.handle, **common
+                    var=handle, mg=slot("_average_gradients"), **common
                 )
             return tf.raw_ops.ResourceApplyRMSProp(var=handle, **common)
         # Adam: the same bias correction as Keras (step = iterations + 1).
         step = tf.cast(optimizer.iterations + 1, dtype)
         common = dict(
-            var=handle, m=optimizer._momentums[index].value.handle, v=optimizer._velocities[index].value.handle,
+            var=handle, m=slot("_momentums"), v=slot("_velocities"),
             beta1_power=tf.pow(const(optimizer.beta_1), step), beta2_power=tf.pow(const(optimizer.beta_2), step),
             lr=lr, beta1=const(optimizer.beta_1), beta2=const(optimizer.beta_2),
             epsilon=const(optimizer.epsilon), grad=grad,
         )
         if optimizer.amsgrad:
             return tf.raw_ops.ResourceApplyAdamWithAmsgrad(
-                vhat=optimizer._velocity_hats[index].value.handle, **common
+                vhat=slot("_velocity_hats"), **common
             )
         return tf.raw_ops.ResourceApplyAdam(**common)
 

@@ -76,8 +76,7 @@ class ServingCache:
     The first calls use the shared :class:`Predictor` of the architecture (no
     tracing). An estimator predicted more than ``SERVE_AFTER`` times is being
     served: it gets its own traced function with the weights captured, which
-    skips passing every weight per call (a one-row predict in about a third of
-    the time).
+    skips passing every weight per call (the one-row latency in ``make bench``).
     """
 
     SERVE_AFTER = 2

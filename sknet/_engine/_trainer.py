@@ -26,7 +26,14 @@ from . import _cache
 from ._fused import fused_update
 from ._loop import callback_list, has_batch_hooks, run_epochs, val_name
 from ._predict import as_float
-from ._state import assign_all, clone_architecture, continuable_state, copy_state, optimizer_with_state, seeded_build
+from ._state import (
+    assign_all,
+    clone_architecture,
+    continuable_state,
+    copy_state,
+    optimizer_with_state,
+    seeded_build,
+)
 
 
 def _reset_if(condition, metrics, value):
@@ -43,7 +50,7 @@ def _reset_if(condition, metrics, value):
 class _Traced:
     """A ``tf.function`` of fixed signature, traced on first use and then called
     through its concrete function: that skips the polymorphic dispatch (argument
-    binding, trace lookup), about 0.2 ms per call, which an epoch pays once.
+    binding, trace lookup), which an epoch would otherwise pay on every call.
     """
 
     def __init__(self, fn, signature):
@@ -181,7 +188,7 @@ class Trainer:
         results = self._evaluate(x, y, sw, tf.constant(batch_size, tf.int32))
         return {
             val_name(m.name): float(value)
-            for m, value in zip([self.val_loss_tracker] + self.val_metrics, results)
+            for m, value in zip([self.val_loss_tracker] + self.val_metrics, results, strict=True)
         }
 
     def fit(self, data, *, epochs, batch_size, rng, callbacks, verbose, validation=None):
@@ -222,7 +229,7 @@ class Trainer:
                 results = self._run_steps(x, y, sw, perm, bs, tf.constant(start), tf.constant(stop))
                 if chunk < steps:
                     cb_list.on_train_batch_end(stop - 1, {names[0]: float(results[0])})
-            logs = {name: float(value) for name, value in zip(names, results)}
+            logs = {name: float(value) for name, value in zip(names, results, strict=True)}
             if validation is not None:
                 logs.update(self.evaluate(*validation, batch_size=max(batch_size, 1024)))
             return logs
