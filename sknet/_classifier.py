@@ -25,20 +25,26 @@ class NetClassifier(ClassifierMixin, BaseNet):
         - a list of serialized layer dicts (``keras.layers.serialize`` form);
         - a ``keras.Sequential`` (with or without its input and output layers);
         - a callable ``build(meta, **model_kwargs) -> keras.Model`` that returns a
-          new model; ``meta`` holds ``n_features_in_``, ``input_shape``,
-          ``n_outputs``, ``target_type``, ``output_activation`` and ``classes_``;
+          new model; ``meta`` maps fitted-attribute names to the values known
+          before the network exists: ``n_features_in_``, ``input_shape_``,
+          ``target_type_``, ``n_outputs_``, ``out_activation_``, ``classes_``
+          and ``n_classes_`` (and ``feature_names_in_`` for a pandas ``X``);
         - ``None``: one hidden ``Dense(100, activation="relu")`` layer.
 
-        If the spec's last layer is a ``Dense`` layer that already fits the
-        target (e.g. ``Dense(n_classes, activation="softmax")``) it is the head;
-        otherwise sknet appends one. Nested keys are parameters:
-        ``layers__0__units``, ``layers__1__rate``.
+        The spec's last layer is the output layer only if it is a ``Dense``
+        layer with the units the target needs and a softmax/sigmoid
+        activation (probabilities, e.g. ``Dense(n_classes,
+        activation="softmax")``) or a linear one (logits, trained
+        ``from_logits=True``); otherwise sknet appends the output layer.
+        Nested keys are parameters: ``layers__0__units``, ``layers__1__rate``.
     optimizer : str, keras optimizer or class, default="adam"
         A template: each fit builds a fresh optimizer from it. Its arguments
         are parameters too: ``optimizer__learning_rate=1e-2``.
     loss : str, keras loss, keras loss class, callable or None, default=None
-        ``None`` infers it from the head: ``categorical_crossentropy`` for
-        softmax, ``binary_crossentropy`` for sigmoid. ``loss__<arg>`` sets the
+        ``None`` infers it from the target: ``categorical_crossentropy`` for
+        a softmax output, ``binary_crossentropy`` for a sigmoid one, with
+        ``from_logits=True`` for a linear (logits) output. Any name or alias
+        Keras accepts resolves to its loss class; ``loss__<arg>`` sets the
         loss's arguments (e.g. ``loss__label_smoothing=0.1``).
         ``"sparse_categorical_crossentropy"`` trains on integer class codes.
         A function ``fn(y_true, y_pred)`` returns per-sample losses.
@@ -50,11 +56,12 @@ class NetClassifier(ClassifierMixin, BaseNet):
         Samples per gradient step.
     validation_split : float, default=0.0
         Fraction of the training data held out (stratified, drawn with
-        ``random_state``) to report ``val_*`` metrics each epoch.
+        ``random_state``; the rows keep their weights) to report ``val_*``
+        metrics each epoch. ``fit`` only.
     early_stopping : bool, default=False
         Stop when the monitored loss (``val_loss`` with validation data,
         ``loss`` otherwise) has not improved for ``patience`` epochs, and
-        restore the best weights.
+        restore the best weights. ``fit`` only.
     patience : int, default=10
         Epochs without improvement before early stopping.
     callbacks : list of keras.callbacks.Callback or None, default=None
@@ -64,7 +71,9 @@ class NetClassifier(ClassifierMixin, BaseNet):
         original labels.
     warm_start : bool, default=False
         If True, ``fit`` continues from the current weights and optimizer
-        state instead of building a new network.
+        state (iterations, moments) instead of building a new network; the
+        current optimizer hyperparameters (e.g. a new
+        ``optimizer__learning_rate``) apply.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, shuffling and
         ``validation_split``. An int makes fits reproducible, in the same and
@@ -81,13 +90,23 @@ class NetClassifier(ClassifierMixin, BaseNet):
         over several workers). Each global batch is split over the replicas;
         the single-device engine's trace cache does not apply.
     **kwargs
-        ``optimizer__<arg>``, ``loss__<arg>`` and ``model__<arg>`` (arguments
-        of a callable spec) parameters.
+        Nested parameters: ``layers__<index>__<key>``, ``optimizer__<arg>``,
+        ``loss__<arg>`` and ``model__<arg>`` (arguments of a callable spec).
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels (label indices for multilabel and one-hot targets).
+    n_classes_ : int
+        Number of classes.
+    target_type_ : str
+        ``type_of_target`` of ``y``: ``"binary"``, ``"multiclass"`` or
+        ``"multilabel-indicator"``.
+    n_outputs_ : int
+        Number of output units of the network.
+    out_activation_ : str
+        Activation of the output layer (``"softmax"``, ``"sigmoid"``, or
+        ``"linear"`` for logits).
     model_ : keras.Model
         The trained network.
     history_ : sknet.History

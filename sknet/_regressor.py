@@ -12,8 +12,13 @@ class NetRegressor(RegressorMixin, BaseNet):
 
     The output layer (``Dense(n_outputs)``, linear) and the loss (mean squared
     error) are inferred from ``y``; single- and multi-output targets are
-    supported. Parameters, fit options and attributes are those of
-    :class:`NetClassifier`, without ``class_weight`` and ``classes_``.
+    supported. The default loss is mean squared error whatever the spec's
+    last activation (a sigmoid output for targets in [0, 1] is a regressor).
+    Parameters, fit options and attributes are those of
+    :class:`NetClassifier`, without ``class_weight``, ``classes_`` and
+    ``n_classes_``. The spec's last layer is the output layer only if it is a
+    ``Dense`` layer with ``n_outputs_`` units and a linear, sigmoid, tanh,
+    softplus or exponential activation; otherwise sknet appends a linear one.
 
     Parameters
     ----------
@@ -37,7 +42,8 @@ class NetRegressor(RegressorMixin, BaseNet):
     distribute : "mirrored", tf.distribute.Strategy, callable or None, default=None
         See :class:`NetClassifier`.
     **kwargs
-        ``optimizer__<arg>``, ``loss__<arg>`` and ``model__<arg>`` parameters.
+        Nested parameters: ``layers__<index>__<key>``, ``optimizer__<arg>``,
+        ``loss__<arg>`` and ``model__<arg>``.
 
     Attributes
     ----------
@@ -47,6 +53,12 @@ class NetRegressor(RegressorMixin, BaseNet):
         Per-epoch ``loss``, metrics and ``val_*`` metrics.
     n_iter_ : int
         Epochs run by the last ``fit`` (fewer than ``epochs`` after early stopping).
+    target_type_ : str
+        ``"continuous"`` or ``"continuous-multioutput"``.
+    n_outputs_ : int
+        Number of output units of the network.
+    out_activation_ : str
+        Activation of the output layer.
     n_features_in_ : int
         Number of features seen during fit (``X.shape[1]``).
     feature_names_in_ : ndarray of shape (n_features_in_,)
