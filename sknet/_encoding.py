@@ -262,7 +262,7 @@ class ClassifierTarget:
         codes = (proba[:, 0] > 0.5).astype(int) if proba.shape[1] == 1 else np.argmax(proba, axis=1)
         if self.kind == "onehot":
             return np.eye(len(self.classes_), dtype=self.y_dtype_)[codes]
-        return self._encoder.inverse_transform(codes)
+        return self.classes_[codes]  # LabelEncoder.inverse_transform, without its per-call checks
 
 
 class RegressorTarget:
