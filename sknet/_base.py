@@ -206,7 +206,16 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------ validation
 
     def _more_validate_params(self, for_partial_fit=False):
-        """Rules that span parameters, checked with the parameter constraints."""
+        """Rules that span parameters, checked with the parameter constraints (all of them here)."""
+        nested = _nested.split(self._nested_params())
+        kind = _spec.spec_kind(self.layers)
+        if nested["model"] and kind != "callable":
+            names = ", ".join(f"model__{k}" for k in sorted(nested["model"]))
+            raise ValueError(f"{names}: model__<arg> parameters are passed to a callable layers spec, "
+                             f"but layers is a {kind} spec.")
+        if nested["layers"] and kind not in ("default", "layers", "dicts", "sequential"):
+            raise ValueError("layers__<index>__<key> parameters need a layer list or keras.Sequential "
+                             f"spec; layers is a {kind} spec (use model__<arg> for a callable).")
         if for_partial_fit and (self.validation_split or self.early_stopping):
             raise ValueError(
                 "partial_fit trains one epoch on the data it is given; validation_split and "
@@ -245,7 +254,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         return self._fit(X, y, sample_weight, validation_data, reset=reset, epochs=self.epochs)
 
     def _partial_fit(self, X, y, sample_weight=None, classes=None):
-        self._validate_params()
+        # The subclasses' partial_fit is wrapped in _fit_context, which validates
+        # the parameters on the first call (scikit-learn skips it once fitted).
         self._more_validate_params(for_partial_fit=True)
         reset = not self.__sklearn_is_fitted__()
         return self._fit(X, y, sample_weight, None, reset=reset, epochs=1, classes=classes)
@@ -287,8 +297,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         """Step 1: validate and encode everything, before any TensorFlow work."""
         # A strategy first: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
         strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
-        nested = _nested.split(self._nested_params())
-        _spec.spec_kind(self.layers)
+        nested = _nested.split(self._nested_params())  # checked by _more_validate_params
         optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])
         _params.fresh_callbacks(self.callbacks)  # bad callbacks: before any training
         X, y, sample_weight = _data.validate_fit_data(

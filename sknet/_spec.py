@@ -250,18 +250,7 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
         ``"probabilities"``, ``"logits"`` or ``"values"``: what the model's
         output layer gives (decides the loss and how outputs are decoded).
     """
-    kind = spec_kind(spec)
-    if model_kwargs and kind != "callable":
-        names = ", ".join(f"model__{k}" for k in sorted(model_kwargs))
-        raise ValueError(
-            f"{names}: model__<arg> parameters are passed to a callable layers spec, "
-            f"but layers is a {kind} spec."
-        )
-    if layer_params and kind not in ("default", "layers", "dicts", "sequential"):
-        raise ValueError(
-            "layers__<index>__<key> parameters need a layer list or keras.Sequential "
-            f"spec; layers is a {kind} spec (use model__<arg> for a callable)."
-        )
+    kind = spec_kind(spec)  # which nested parameters fit which spec: BaseNet._more_validate_params
     with seeded_python_random(seed):
         if kind == "callable":
             return _build_from_callable(spec, input_shape, head, model_kwargs or {}, meta)
