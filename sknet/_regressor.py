@@ -122,4 +122,5 @@ class NetRegressor(RegressorMixin, BaseNet):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The shape follows the ``y`` given to ``fit``.
         """
-        return self.target_.decode(self._forward(X))
+        out = self._forward(X)  # checks that the estimator is fitted
+        return self.target_.decode(out)

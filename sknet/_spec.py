@@ -146,9 +146,16 @@ def sequential_input_shape(spec):
     return None if shape is None else tuple(shape[1:])
 
 
-def _deserialize(cfg, index):
+def custom_objects(spec):
+    """``{name: class}`` of the spec's layer objects, so that a user's unregistered layer class
+    deserializes (Keras finds only registered classes by name)."""
+    items = _layer_items(spec) or []
+    return {type(item).__name__: type(item) for item in items if isinstance(item, keras.layers.Layer)}
+
+
+def _deserialize(cfg, index, classes=None):
     try:
-        return keras.layers.deserialize(copy.deepcopy(cfg))
+        return keras.layers.deserialize(copy.deepcopy(cfg), custom_objects=classes)
     except Exception as exc:  # Keras raises a zoo of types here
         raise ValueError(
             f"layers[{index}] could not be deserialized by Keras "
@@ -266,8 +273,9 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
                 f"the keras.Sequential spec declares input shape {declared} but X has "
                 f"per-sample shape {tuple(input_shape)}."
             )
-        configs = apply_layer_params(layer_configs(spec), layer_params or {})
-        layers = [_deserialize(cfg, i) for i, cfg in enumerate(_stable_names(configs))]
+        classes = custom_objects(spec)
+        configs = apply_layer_params(layer_configs(spec), layer_params or {}, classes)
+        layers = [_deserialize(cfg, i, classes) for i, cfg in enumerate(_stable_names(configs))]
         if kind == "default" or not (layers and is_head(layers[-1], head)):
             layers.append(head_layer(head))
         inputs = keras.Input(shape=tuple(input_shape), name="sknet_input")
@@ -349,7 +357,7 @@ def nested_layer_params(spec):
     return params
 
 
-def apply_layer_params(configs, updates):
+def apply_layer_params(configs, updates, classes=None):
     """Apply ``{(index, key): value}`` to serialized layer configs (in place) and return them.
 
     Raises
@@ -365,7 +373,7 @@ def apply_layer_params(configs, updates):
                 f"(valid indices 0..{len(configs) - 1})."
             )
         with seeded_python_random(0):  # building a layer to read its keys draws default seeds
-            valid = _deserialize(configs[index], index).get_config()
+            valid = _deserialize(configs[index], index, classes).get_config()
         if key not in valid:
             raise ValueError(
                 f"layers__{index}__{key}: {configs[index]['class_name']} has no config "
@@ -384,4 +392,4 @@ def check_layer_params(spec, updates):
             "layers__<index>__<key> parameters need a layer list or keras.Sequential "
             f"spec; layers is a {spec_kind(spec)} spec (use model__<arg> for a callable)."
         )
-    apply_layer_params(layer_configs(spec), updates)
+    apply_layer_params(layer_configs(spec), updates, custom_objects(spec))
