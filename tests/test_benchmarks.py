@@ -1,9 +1,11 @@
-"""The benchmarks run end to end (``make bench-quick``) and print complete tables.
+"""The benchmarks run end to end (``make bench-quick``) and print complete tables; the README's are complete.
 
 Timings are never asserted here: they are the benchmarks' business. What is
-checked is that every script runs, prints its table with one parsable ratio per
-row, and reports whether each target is met, so that ``make bench`` cannot rot
-unnoticed.
+checked is that every script runs and prints its table with every target row
+(and its info rows), one parsable ratio per row, a ``met`` cell that agrees with
+the row's ratio and target, and footer verdicts that agree with their numbers,
+so that ``make bench`` cannot rot unnoticed. The README's Performance tables
+(a copy of a ``make bench`` run) are held to the same rules.
 """
 
 import os
@@ -14,6 +16,7 @@ import sys
 import pytest
 
 BENCHMARKS = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks")
+README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 TITLES = {
     "bench_digits": "### Small data (digits",
     "bench_mnist_mlp": "### MNIST-shaped MLP",
@@ -21,12 +24,128 @@ TITLES = {
     "bench_memory": "### Memory over",
     "bench_njobs": "### GridSearchCV",
 }
+# Every row each benchmark prints: (benchmark regex, peer, target); target rows carry a verdict.
+ROWS = {
+    "bench_digits": [
+        (r"digits fit, warm \(architecture traced before\)", "Keras build+compile+fit", "<= 0.3"),
+        (r"digits fit, cold \(first fit in the process\)", "Keras build+compile+fit", "(info)"),
+        (r"digits fit, warm", "MLPClassifier.fit", "(info)"),
+        (r"digits cross_val_score\(cv=5\)", "MLPClassifier", "<= 2"),
+    ],
+    "bench_mnist_mlp": [
+        (r"time per epoch \(median of \d+\)", "Keras model.fit (defaults)", "<= 0.6"),
+        (r"time per epoch \(fastest\)", "Keras model.fit (defaults)", "(info)"),
+        (r"time per epoch \(median\)", "hand-written tf.function epoch", "(info)"),
+        (r"time per epoch \(fastest\), Keras' unfused RMSprop update", "Keras model.fit (defaults)", "(info)"),
+        (r"\d+-epoch fit, end to end \(median\)", "Keras build+compile+fit", "(info)"),
+    ],
+    "bench_predict": [
+        (r"one-row predict \(median\)", "Keras model.predict", "<= 0.05"),
+        (r"one-row predict \(median\)", "Keras predict_on_batch", "(info)"),
+        (r"one-row predict \(median\)", "MLPClassifier.predict", "(info)"),
+        (r"[\d,]+-row predict_proba: rows/s", "Keras model.predict", ">= 1.0"),
+    ],
+    "bench_memory": [(r"RSS growth, fits 10\.\.\d+", "Keras model.fit loop", "<= 100 MB")],
+    "bench_njobs": [
+        (r"n_jobs=2 \(warm workers\)", "n_jobs=1", "speed-up >= 1.5x"),
+        (r"n_jobs=2 \(incl\. starting workers\)", "n_jobs=1", "(info)"),
+    ],
+}
+OPTIONAL = {("bench_digits", "scikeras KerasClassifier.fit")}  # printed only where scikeras is installed
 
 
 def table_rows(section):
     """The data rows of the markdown table(s) in one benchmark's output."""
     lines = [line for line in section.splitlines() if line.startswith("| ")]
     return [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines if not line.startswith("| benchmark ")]
+
+
+def _number(cell):
+    return float(re.search(r"[\d,.]+", cell).group().replace(",", ""))
+
+
+def expected_met(cells):
+    """The verdict a row's numbers imply: "yes", "NO", or "" for an info row."""
+    _, ours, _, _, ratio, target, _ = cells
+    if target == "(info)":
+        return ""
+    if target.endswith("MB"):  # an absolute bound on our own number
+        return "yes" if _number(ours) <= _number(target[2:]) else "NO"
+    if target.startswith("speed-up >="):  # ratio = ours / peer time, speed-up = 1 / ratio
+        return "yes" if 1 / float(ratio) >= _number(target.split(">=")[1]) else "NO"
+    bound = float(target[2:])
+    ok = float(ratio) <= bound if target.startswith("<=") else float(ratio) >= bound
+    return "yes" if ok else "NO"
+
+
+def check_section(name, section):
+    """Every row of ``name``'s table is there, and every verdict agrees with its numbers."""
+    rows = table_rows(section)
+    expected = list(ROWS[name])
+    for cells in rows:
+        assert len(cells) == 7, cells
+        benchmark, ours, peer_name, peer, ratio, target, met = cells
+        if (name, peer_name) in OPTIONAL:
+            continue
+        assert expected, f"{name}: unexpected row {cells}"
+        pattern, want_peer, want_target = expected.pop(0)
+        assert re.fullmatch(pattern, benchmark) and peer_name == want_peer and target == want_target, cells
+        assert ours and peer, cells
+        if target != "(info)" or ratio:
+            assert ratio and float(ratio) > 0 or target.endswith("MB"), cells
+        assert met == expected_met(cells), f"{name}: the met cell of {cells} should be {expected_met(cells)!r}"
+    assert not expected, f"{name}: missing rows {[p for p, _, _ in expected]}"
+    check_footers(name, section, rows)
+
+
+def check_footers(name, section, rows):
+    if name == "bench_predict":
+        match = re.search(r"One-row predict latency target <= 1 ms: sknet ([\d.]+) (us|ms) -> (met|NOT met)", section)
+        assert match, section
+        seconds = float(match.group(1)) * (1e-6 if match.group(2) == "us" else 1e-3)
+        assert match.group(3) == ("met" if seconds <= 1e-3 else "NOT met"), match.group()
+        assert rows[0][1] == f"{match.group(1)} {match.group(2)}"  # the same measurement as the table's
+    if name == "bench_njobs":
+        match = re.search(r"Speed-up n_jobs=2 over n_jobs=1: ([\d.]+)x \(target >= 1\.5x: (met|NOT met)\); "
+                          r"identical scores: (True|False)", section)
+        assert match, section
+        speedup = float(match.group(1))
+        assert match.group(2) == ("met" if speedup >= 1.5 else "NOT met"), match.group()
+        assert speedup == pytest.approx(1 / float(rows[0][4]), rel=0.01)
+        assert match.group(3) == "True"
+    if name == "bench_digits":
+        assert re.search(r"Held-out accuracy over 5 seeds: sknet [\d.]+ \+/- [\d.]+, Keras model\.fit", section)
+
+
+def readme_sections():
+    text = open(README, encoding="utf-8").read()
+    performance = text.split("\n## Performance", 1)[1].split("\n## ", 1)[0]
+    sections = {}
+    for part in re.split(r"^(?=#### )", performance, flags=re.M)[1:]:
+        title = part.splitlines()[0][1:]  # "#### " in the README, "### " in the output
+        (name,) = [n for n, t in TITLES.items() if title.startswith(t)]
+        sections[name] = part
+    return sections
+
+
+def test_readme_performance_tables_are_complete():
+    sections = readme_sections()
+    assert list(sections) == list(TITLES)
+    for name, section in sections.items():
+        check_section(name, section)
+
+
+def test_section_check_catches_a_missing_row_and_a_wrong_verdict():
+    section = readme_sections()["bench_predict"]
+    target_row = next(line for line in section.splitlines() if "| >= 1.0 |" in line)
+    with pytest.raises(AssertionError, match="missing rows"):
+        check_section("bench_predict", section.replace(target_row + "\n", ""))
+    if "| yes |" in target_row:
+        flipped = target_row.replace("| yes |", "| NO |")
+    else:
+        flipped = target_row.replace("| NO |", "| yes |")
+    with pytest.raises(AssertionError, match="met cell"):
+        check_section("bench_predict", section.replace(target_row, flipped))
 
 
 @pytest.mark.slow
@@ -39,16 +158,4 @@ def test_quick_benchmarks_print_their_tables():
     for section in sections:
         name = section.split()[0]
         assert TITLES[name] in section, section
-        rows = table_rows(section)
-        assert rows, section
-        for cells in rows:
-            assert len(cells) == 7, cells
-            benchmark, ours, peer_name, peer, ratio, target, met = cells
-            if ratio:  # rows of a peer that cannot run (scikeras) carry no ratio
-                assert float(ratio) > 0, cells
-            if target.startswith(("<=", ">=")):
-                assert met in ("yes", "NO"), cells
-            if peer_name.startswith(("Keras model.fit", "Keras build")):
-                assert ours and peer, cells
-    assert "Held-out accuracy over" in out.stdout
-    assert "identical scores: True" in out.stdout
+        check_section(name, section)

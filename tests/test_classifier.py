@@ -1,6 +1,7 @@
 """NetClassifier / NetRegressor in scikit-learn workflows; determinism; no side effects."""
 
 import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -139,13 +140,54 @@ def test_verbose_zero_is_silent(iris, capfd):
     assert "tensorflow" not in err.lower()
 
 
-@pytest.mark.parametrize("verbose, pattern", [(1, "Epoch 2/2"), (2, "Epoch 2/2")])
-def test_verbose_progress(iris, capsys, verbose, pattern):
+BAR = "\u2501"  # the heavy horizontal line Keras' progress bar is drawn with
+EPOCH_LINE = re.compile(r"^5/5 - \S+ - \S+/step - loss: \d+\.\d+$", re.M)  # 150 rows / 32 = 5 steps
+
+
+def test_verbose_1_draws_a_progress_bar(iris, capsys):
     X, y = iris
-    NetClassifier(epochs=2, verbose=verbose, random_state=0).fit(X, y)
+    NetClassifier(epochs=2, verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
-    assert pattern in out
-    assert "loss" in out
+    assert out.count("Epoch 1/2") == 1 and out.count("Epoch 2/2") == 1
+    assert re.search(rf"5/5\S* \S*{BAR}+", out), out  # the full bar of the last step
+    assert BAR in out and "loss: " in out
+    assert not EPOCH_LINE.search(out)
+
+
+def test_verbose_2_prints_one_line_per_epoch(iris, capsys):
+    X, y = iris
+    NetClassifier(epochs=2, verbose=2, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.count("Epoch 1/2") == 1 and out.count("Epoch 2/2") == 1
+    assert len(EPOCH_LINE.findall(out)) == 2, out
+    assert BAR not in out and "\r" not in out
+
+
+def test_random_state_none_draws_from_numpys_global_generator(iris):
+    X, y = iris
+
+    def fit_after_seed(seed):
+        np.random.seed(seed)
+        return NetClassifier(epochs=2, random_state=None).fit(X, y).predict_proba(X)
+
+    np.testing.assert_array_equal(fit_after_seed(5), fit_after_seed(5))
+    assert np.abs(fit_after_seed(6) - fit_after_seed(5)).max() > 1e-4
+    np.random.seed(5)
+    untouched = np.random.rand()
+    np.random.seed(5)
+    NetClassifier(epochs=1, random_state=None).fit(X, y)
+    assert np.random.rand() != untouched  # the fit drew from the global generator
+
+
+def test_default_epochs_and_batch_size(iris):
+    X, y = iris
+    clf = NetClassifier(random_state=0)
+    assert (clf.epochs, clf.batch_size) == (100, 32)
+    clf.fit(X, y)
+    assert clf.n_iter_ == 100 and clf.history_.n_epochs == 100
+    assert int(clf.model_.optimizer.iterations) == 100 * 5  # 150 rows in batches of 32: 5 steps per epoch
+    reg = NetRegressor(random_state=0).fit(X[:40], X[:40, 0])
+    assert reg.n_iter_ == 100 and int(reg.model_.optimizer.iterations) == 100 * 2
 
 
 def test_unfitted_raises_not_fitted(iris):

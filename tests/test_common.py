@@ -3,14 +3,24 @@
 Expected failures (also listed in the README):
 
 * ``check_sample_weight_equivalence_on_dense_data``: the check requires that an
-  integer weight ``w`` equals repeating a sample ``w`` times. Mini-batch
-  gradient descent sees a different number of batches when rows are repeated,
-  so the two fits follow different trajectories (scikit-learn marks the same
-  check as failing for its own ``MLPClassifier``/``SGDClassifier``). Zero
-  weights *are* exactly equivalent to removing samples
-  (``check_sample_weights_invariance`` passes).
+  integer weight ``w`` equals repeating a sample ``w`` times (zero weights
+  included: a zero weight equals removing the sample). Mini-batch gradient
+  descent sees a different number of batches when rows are repeated, so the
+  two fits follow different trajectories (scikit-learn marks the same check as
+  failing for its own ``MLPClassifier``/``SGDClassifier``). scikit-learn 1.9
+  has no separate zero-weight check; that zero weights *are* exactly
+  equivalent to removing samples is tested in
+  ``tests/test_encoding.py::test_sample_weight_zero_equals_removal``.
+
+The expected failures are strict: a check listed here that starts passing
+fails the suite, so the list (and the README's) cannot go stale.
 """
 
+import os
+import re
+
+import pytest
+from _pytest.mark.structures import ParameterSet
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknet import NetClassifier, NetRegressor
@@ -25,10 +35,52 @@ EXPECTED_FAILED_CHECKS = {
     "NetRegressor": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON},
 }
 
+README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
-@parametrize_with_checks(
+
+def strict(marker):
+    """``parametrize_with_checks``' parametrization with its expected failures made strict."""
+    argnames, params = marker.mark.args[:2]
+    out = []
+    for param in params:
+        if not isinstance(param, ParameterSet):
+            param = ParameterSet.extract_from(param)
+        marks = [pytest.mark.xfail(strict=True, **mark.kwargs) if mark.name == "xfail" else mark
+                 for mark in param.marks]
+        out.append(pytest.param(*param.values, marks=marks, id=param.id))
+    return pytest.mark.parametrize(argnames, out, **marker.mark.kwargs)
+
+
+CHECKS = parametrize_with_checks(
     [NetClassifier(), NetRegressor()],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS[type(est).__name__],
 )
+
+
+@strict(CHECKS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def _check_name(check):
+    return getattr(check, "func", check).__name__
+
+
+def test_expected_failures_are_strict_and_match_the_readme():
+    params = strict(CHECKS).mark.args[1]
+    xfailed = {}
+    for param in params:
+        for mark in param.marks:
+            if mark.name == "xfail":
+                assert mark.kwargs["strict"] is True
+                xfailed.setdefault(type(param.values[0]).__name__, set()).add(_check_name(param.values[1]))
+    assert xfailed == {name: set(checks) for name, checks in EXPECTED_FAILED_CHECKS.items()}
+    text = open(README, encoding="utf-8").read()
+    table = text.split("Expected to fail", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `(check_\w+)` \|", table, re.M))
+    assert listed == set().union(*EXPECTED_FAILED_CHECKS.values())
+    # the README's check counts are those of this scikit-learn version's parametrization
+    for name in ("NetClassifier", "NetRegressor"):
+        total = sum(type(param.values[0]).__name__ == name for param in params)
+        match = re.search(rf"`{name}`(?: passes)? (\d+) of its (\d+)", text)
+        assert match and int(match.group(2)) == total, (name, total)

@@ -101,14 +101,6 @@ def test_two_estimators_fit_in_two_threads(iris, regression_data):
     assert out["reg"].predict(Xr).shape == Yr.shape
 
 
-def test_large_predict_is_chunked(digits):
-    X, y = digits
-    clf = NetClassifier(epochs=1, random_state=0).fit(X, y)
-    big = np.tile(X, (6, 1))  # > PREDICT_CHUNK rows
-    assert len(big) > _engine.PREDICT_CHUNK
-    np.testing.assert_array_equal(clf.predict_proba(big)[: len(X)], clf.predict_proba(X))
-
-
 def test_serving_path_predicts_like_the_shared_path(digits):
     X, y = digits
     clf = NetClassifier([Dense(32, activation="relu"), Dropout(0.3)], epochs=1, random_state=0).fit(X, y)
@@ -188,7 +180,7 @@ def test_layer_families_train_predict_like_keras_and_pickle(name):
 
     kind, make = ZOO[name]
     X, y = _zoo_data(kind)
-    clf = NetClassifier(make(keras.layers), epochs=10, optimizer__learning_rate=0.01, random_state=0).fit(X, y)
+    clf = NetClassifier(make(keras.layers), epochs=20, optimizer__learning_rate=0.01, random_state=0).fit(X, y)
     proba = clf.predict_proba(X)
     assert clf.score(X, y) > 0.8
     np.testing.assert_allclose(proba[:, 1], clf.model_.predict(X, verbose=0)[:, 0], atol=1e-6)

@@ -6,8 +6,19 @@ import pytest
 import tensorflow as tf
 from keras.layers import Dense, Dropout
 
-from sknet import NetClassifier, _engine
-from sknet._fused import FusedUpdate, fused_update
+from sknet import NetClassifier
+
+try:  # the engine package (sknet/_engine/)
+    from sknet._engine import _cache
+    from sknet._engine._fused import fused_update
+except ImportError:  # the engine module (sknet/_engine.py)
+    from sknet._fused import fused_update
+
+    from sknet import _engine as _cache
+
+TRAINERS = getattr(_cache, "TRAINERS", None)  # the trainer cache
+if TRAINERS is None:
+    TRAINERS = _cache._TRAINERS
 
 FUSED = {
     "sgd": lambda: keras.optimizers.SGD(learning_rate=0.05),
@@ -65,11 +76,11 @@ def _run(make_optimizer, fused, steps=4, constraint=None):
 def test_fused_update_matches_keras(name):
     keras_vars, keras_opt = _run(FUSED[name], fused=False)
     fused_vars, fused_opt = _run(FUSED[name], fused=True)
-    for ours, theirs in zip(fused_vars, keras_vars):
+    for ours, theirs in zip(fused_vars, keras_vars, strict=True):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
     assert int(fused_opt.iterations.numpy()) == int(keras_opt.iterations.numpy()) == 4
     # The optimizer's own slots hold the state: warm starts and pickles see Keras' state.
-    for ours, theirs in zip(fused_opt.variables, keras_opt.variables):
+    for ours, theirs in zip(fused_opt.variables, keras_opt.variables, strict=True):
         np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
 
 
@@ -98,12 +109,48 @@ def test_sparse_gradients_fall_back_to_keras_update():
     assert int(optimizer.iterations.numpy()) == 1
 
 
-def test_estimators_train_through_the_fused_path(digits):
-    X, y = digits
-    _engine.clear_caches()
-    NetClassifier(epochs=1, random_state=0).fit(X[:200], y[:200])
-    (trainer,) = _engine._TRAINERS.values()
-    assert isinstance(trainer._fused, FusedUpdate)
+KERNELS = ["ResourceApplyGradientDescent", "ResourceApplyKerasMomentum", "ResourceApplyRMSProp",
+           "ResourceApplyCenteredRMSProp", "ResourceApplyAdam", "ResourceApplyAdamWithAmsgrad"]
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """Counts the fused TensorFlow kernels put into traced graphs (each fit below traces afresh)."""
+    calls = dict.fromkeys(KERNELS, 0)
+
+    def counting(name, kernel):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return kernel(*args, **kwargs)
+        return wrapper
+
+    for name in KERNELS:
+        monkeypatch.setattr(tf.raw_ops, name, counting(name, getattr(tf.raw_ops, name)))
+    _cache.clear_caches()  # so that the fit traces its training step with the counters in place
+    yield calls
+    _cache.clear_caches()  # no traced graph with the counters outlives the test
+
+
+@pytest.mark.parametrize("optimizer, kernel", [
+    ("adam", "ResourceApplyAdam"),
+    ("rmsprop", "ResourceApplyRMSProp"),
+    ("sgd", "ResourceApplyGradientDescent"),
+    (keras.optimizers.SGD(momentum=0.9), "ResourceApplyKerasMomentum"),
+])
+def test_estimators_train_through_the_fused_kernels(iris, kernel_calls, optimizer, kernel):
+    X, y = iris
+    clf = NetClassifier([Dense(8, activation="relu")], optimizer=optimizer, epochs=2, random_state=0).fit(X, y)
+    # one kernel per trainable variable (two Dense kernels, two biases) in the traced step, and no other
+    assert kernel_calls[kernel] == len(clf.model_.trainable_variables) == 4
+    assert sum(kernel_calls.values()) == 4
+
+
+def test_options_the_kernels_lack_train_through_keras_update(iris, kernel_calls):
+    X, y = iris
+    clf = NetClassifier([Dense(8, activation="relu")], optimizer=keras.optimizers.Adam(clipnorm=1.0),
+                        epochs=3, random_state=0).fit(X, y)
+    assert sum(kernel_calls.values()) == 0
+    assert clf.history_["loss"][-1] < clf.history_["loss"][0]  # and it learns
 
 
 def test_a_nan_fit_does_not_leak_into_the_next_fit_of_the_cached_trainer(iris):
@@ -111,9 +158,9 @@ def test_a_nan_fit_does_not_leak_into_the_next_fit_of_the_cached_trainer(iris):
     X, y = iris
     make = lambda **kw: NetClassifier([Dense(8, activation="relu"), Dropout(0.1)], optimizer="rmsprop",  # noqa: E731
                                       epochs=3, random_state=0, **kw)
-    _engine.clear_caches()
+    _cache.clear_caches()
     expected = make().fit(X, y).predict_proba(X)
     with pytest.raises(FloatingPointError):
         make(optimizer__learning_rate=1e30).fit(X * 1e10, y)
-    assert len(_engine._TRAINERS) == 1  # the diverged fit used the same trainer
+    assert len(TRAINERS) == 1  # the diverged fit used the same trainer
     np.testing.assert_array_equal(make().fit(X, y).predict_proba(X), expected)

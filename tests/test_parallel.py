@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import joblib
 import numpy as np
 import pytest
 from joblib import Parallel, delayed
@@ -37,17 +38,110 @@ def test_round_robin_device_assignment():
     assert _parallel.assign_device(3, []) is None
 
 
-def _worker_threads():
+def _tensorflow_threads():
+    """The threads of TensorFlow's inter-op pool (named ``tf_Compute``) once it has run an op.
+
+    ``tf.config.threading.get_*_parallelism_threads()`` report only what was set through that API
+    (0 otherwise), not the pools TensorFlow built from ``TF_NUM_*_THREADS``; the OS threads are the truth.
+    """
     import os
 
-    import sknet  # noqa: F401  (importing sknet applies the budget)
+    import tensorflow as tf
 
-    return os.environ.get("TF_NUM_INTRAOP_THREADS"), os.environ.get("TF_NUM_INTEROP_THREADS")
+    import sknet  # noqa: F401  (importing sknet applies the budget, before TensorFlow starts)
+
+    tf.reduce_sum(tf.matmul(tf.ones((64, 64)), tf.ones((64, 64)))).numpy()
+    names = [open(f"/proc/self/task/{task}/comm").read().strip() for task in os.listdir("/proc/self/task")]
+    env = (os.environ.get("TF_NUM_INTRAOP_THREADS"), os.environ.get("TF_NUM_INTEROP_THREADS"))
+    return names.count("tf_Compute"), env
 
 
+linux_only = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc/self/task")
+
+
+@linux_only
 def test_joblib_workers_cap_tensorflow_threads():
-    results = Parallel(n_jobs=2)(delayed(_worker_threads)() for _ in range(2))
-    assert all(r == ("1", "1") for r in results)  # 2 cores / 2 workers
+    budget = max(1, joblib.cpu_count() // 2)  # joblib's per-worker share for n_jobs=2
+    results = Parallel(n_jobs=2)(delayed(_tensorflow_threads)() for _ in range(2))
+    assert results == [(budget, (str(budget), str(budget)))] * 2
+
+
+@linux_only
+def test_sknet_num_threads_sizes_tensorflows_pools():
+    code = "import test_parallel; print(test_parallel._tensorflow_threads()[0])"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(__file__)] + sys.path), SKNET_NUM_THREADS="3")
+    env.pop("TF_NUM_INTRAOP_THREADS", None)
+    env.pop("TF_NUM_INTEROP_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.split()[-1]) == 3  # in the main process too, whatever the core count
+
+
+class _FakeConfig:
+    """Records what ``configure_worker_devices`` asks of ``tf.config``."""
+
+    def __init__(self, gpus, started=False):
+        self.gpus, self.started, self.visible, self.growth = gpus, started, None, {}
+
+    def list_physical_devices(self, kind):
+        return list(self.gpus) if kind == "GPU" else []
+
+    def set_visible_devices(self, devices, kind):
+        if self.started:
+            raise RuntimeError("Visible devices cannot be modified after being initialized")
+        self.visible = (list(devices), kind)
+
+    def set_memory_growth(self, device, enable):
+        self.growth[device] = enable
+
+
+@pytest.fixture
+def fake_worker(monkeypatch):
+    import tensorflow as tf
+
+    def make(index, gpus, started=False, worker=True):
+        fake = _FakeConfig(gpus, started)
+        monkeypatch.setattr(_parallel, "in_joblib_worker", lambda: worker)
+        monkeypatch.setattr(_parallel, "worker_index", lambda: index)
+        monkeypatch.setattr(tf.config, "list_physical_devices", fake.list_physical_devices)
+        monkeypatch.setattr(tf.config, "set_visible_devices", fake.set_visible_devices)
+        monkeypatch.setattr(tf.config.experimental, "set_memory_growth", fake.set_memory_growth)
+        return fake
+
+    return make
+
+
+@pytest.mark.parametrize("index, chosen", [(0, "GPU:0"), (1, "GPU:1"), (2, "GPU:2"), (3, "GPU:0"), (5, "GPU:2")])
+def test_each_worker_gets_one_gpu_with_memory_growth(fake_worker, index, chosen):
+    fake = fake_worker(index, ["GPU:0", "GPU:1", "GPU:2"])
+    assert _parallel.configure_worker_devices() == chosen
+    assert fake.visible == ([chosen], "GPU")
+    assert fake.growth == {chosen: True}
+
+
+def test_worker_devices_left_alone_without_gpus_or_outside_workers(fake_worker):
+    fake = fake_worker(0, [])
+    assert _parallel.configure_worker_devices() is None
+    assert fake.visible is None and fake.growth == {}
+    fake = fake_worker(0, ["GPU:0", "GPU:1"], worker=False)
+    assert _parallel.configure_worker_devices() is None
+    assert fake.visible is None and fake.growth == {}
+
+
+def test_worker_devices_warn_once_tensorflow_started(fake_worker):
+    fake = fake_worker(1, ["GPU:0", "GPU:1"], started=True)
+    with pytest.warns(UserWarning, match="could not pin this joblib worker to one GPU"):
+        assert _parallel.configure_worker_devices() is None
+    assert fake.growth == {}
+
+
+def test_worker_index_from_loky_process_names(monkeypatch):
+    import multiprocessing
+
+    for name, index in [("LokyProcess-1", 0), ("LokyProcess-4", 3), ("MainProcess", 0)]:
+        monkeypatch.setattr(multiprocessing.current_process(), "name", name)
+        assert _parallel.worker_index() == index
+        assert _parallel.in_joblib_worker() == name.startswith("LokyProcess")
 
 
 @pytest.mark.slow
@@ -159,9 +253,10 @@ def test_mirrored_strategy_on_two_logical_cpus():
 
 def test_bad_distribute_values(iris):
     X, y = iris
-    with pytest.raises(ValueError, match="only strategy name"):
+    must = r"'distribute' parameter of NetClassifier must be a str among \{'mirrored'\}.* Got 'tpu'"
+    with pytest.raises(ValueError, match=must):
         NetClassifier(distribute="tpu", epochs=1).fit(X, y)
-    with pytest.raises(TypeError, match="distribute must be"):
+    with pytest.raises(TypeError, match=r"'distribute' parameter of NetClassifier must be .* Got 3 instead"):
         NetClassifier(distribute=3, epochs=1).fit(X, y)
     with pytest.raises(TypeError, match="not a tf.distribute.Strategy"):
         NetClassifier(distribute=dict, epochs=1).fit(X, y)

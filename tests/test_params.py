@@ -228,7 +228,10 @@ def test_randomized_search_over_whole_values(iris):
         {"optimizer": ["adam", "sgd"], "layers": [spec(), [Dense(4)]], "batch_size": [16, 32]},
         n_iter=3, cv=2, random_state=0,
     ).fit(X, y)
-    assert search.best_estimator_.model_ is not None
+    best = search.best_estimator_  # the best whole values reach the network
+    assert type(best.model_.optimizer).__name__.lower() == search.best_params_["optimizer"]
+    expected = [layer.units for layer in search.best_params_["layers"] if isinstance(layer, Dense)] + [3]
+    assert [layer.units for layer in best.model_.layers if isinstance(layer, Dense)] == expected
 
 
 def build(meta, hidden=4):
@@ -240,9 +243,8 @@ def build(meta, hidden=4):
 def test_model_kwargs_are_searchable(regression_data):
     X, Y = regression_data
     search = GridSearchCV(NetRegressor(build, epochs=2, random_state=0), {"model__hidden": [2, 6]}, cv=2).fit(X, Y)
-    assert search.best_params_["model__hidden"] in (2, 6)
     units = sorted(layer.units for layer in search.best_estimator_.model_.layers if isinstance(layer, Dense))
-    assert search.best_params_["model__hidden"] in units
+    assert units == sorted([search.best_params_["model__hidden"], 2])  # the hidden layer and the 2 outputs
 
 
 def test_model_kwargs_need_a_callable_spec(iris):

@@ -1,7 +1,9 @@
 """Pickle, joblib, deepcopy and clone; fresh-process loading; version records."""
 
 import copy
+import functools
 import pickle
+import re
 import subprocess
 import sys
 import warnings
@@ -14,7 +16,11 @@ from keras.layers import Dense, Dropout
 from sklearn.base import clone
 
 from sknet import NetClassifier, NetRegressor
-from sknet._persist import InconsistentVersionWarning
+
+try:
+    from sknet.exceptions import InconsistentVersionWarning
+except ImportError:  # before the public sknet.exceptions module
+    from sknet._persist import InconsistentVersionWarning
 
 
 @pytest.fixture
@@ -41,9 +47,12 @@ def test_fitted_roundtrip_predicts_identically(fitted, iris, tmp_path, roundtrip
 
 def test_unfitted_roundtrip_and_clone():
     clf = NetClassifier([Dense(4)], optimizer__learning_rate=0.1, random_state=3)
+    expected = {k: v for k, v in clf.get_params(deep=True).items() if k != "layers"}
+    assert expected["layers__0__units"] == 4 and expected["optimizer__learning_rate"] == 0.1
     for other in (pickle.loads(pickle.dumps(clf)), copy.deepcopy(clf), clone(clf)):
-        assert other.get_params(deep=False).keys() == clf.get_params(deep=False).keys()
-        assert other.optimizer__learning_rate == 0.1
+        params = other.get_params(deep=True)
+        assert {k: v for k, v in params.items() if k != "layers"} == expected  # every value, nested ones too
+        assert [type(layer) for layer in params["layers"]] == [Dense]
         assert not hasattr(other, "model_")
 
 
@@ -120,13 +129,25 @@ def test_estimator_with_callbacks_pickles(iris, tmp_path):
     np.testing.assert_array_equal(other.predict(X), clf.predict(X))
 
 
-def test_state_records_versions_and_warns_on_mismatch(fitted):
+def _other_minor(version):
+    major, minor, *_ = version.split(".")
+    return f"{major}.{int(minor) + 1}.0"
+
+
+@pytest.mark.parametrize("library, saved", [
+    ("sknet", lambda current: "0.0.1"),
+    ("keras", _other_minor),  # same major version: loads, with a warning
+    ("sklearn", _other_minor),
+])
+def test_state_records_versions_and_warns_on_mismatch(fitted, iris, library, saved):
     state = fitted.__getstate__()
     assert set(state["_sknet_versions"]) == {"sknet", "keras", "sklearn"}
-    state["_sknet_versions"] = dict(state["_sknet_versions"], sknet="0.0.1")
+    old = saved(state["_sknet_versions"][library])
+    state["_sknet_versions"] = dict(state["_sknet_versions"], **{library: old})
     other = NetClassifier.__new__(NetClassifier)
-    with pytest.warns(InconsistentVersionWarning, match="sknet 0.0.1"):
+    with pytest.warns(InconsistentVersionWarning, match=rf"{library} {re.escape(old)} -> "):
         other.__setstate__(state)
+    np.testing.assert_array_equal(other.predict_proba(iris[0]), fitted.predict_proba(iris[0]))
 
 
 def test_incompatible_keras_major_version_is_a_clear_error(fitted):
@@ -140,6 +161,62 @@ def test_same_versions_load_silently(fitted):
     with warnings.catch_warnings():
         warnings.simplefilter("error", InconsistentVersionWarning)
         pickle.loads(pickle.dumps(fitted))
+
+
+class Scale(keras.layers.Layer):
+    """A user's layer with a trainable weight, not registered with Keras."""
+
+    def __init__(self, init=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.init = init
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.init), name="scale")
+
+    def call(self, x):
+        return x * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "init": self.init}
+
+
+@keras.saving.register_keras_serializable(package="sknet_tests")
+class RegisteredScale(Scale):
+    """The same layer, registered as Keras requires for loading."""
+
+
+def test_unregistered_custom_layer_fits_and_predicts(iris):
+    X, y = iris
+    clf = NetClassifier([Dense(8, activation="relu"), Scale(0.5)], epochs=20, optimizer__learning_rate=0.02,
+                        random_state=0).fit(X, y)
+    (layer,) = [layer for layer in clf.model_.layers if isinstance(layer, Scale)]
+    assert float(layer.scale.numpy()) != 0.5  # it was part of the trained network
+    assert clf.predict(X).shape == (150,) and clf.score(X, y) > 0.5
+
+
+def test_registered_custom_layer_pickles(iris):
+    X, y = iris
+    clf = NetClassifier([Dense(8, activation="relu"), RegisteredScale(0.5)], epochs=3, random_state=0).fit(X, y)
+    other = pickle.loads(pickle.dumps(clf))
+    assert any(type(layer) is RegisteredScale for layer in other.model_.layers)
+    np.testing.assert_array_equal(other.predict_proba(X), clf.predict_proba(X))
+
+
+def test_strategy_factory_pickles(iris):
+    """``distribute=functools.partial(MirroredStrategy, devices=...)`` keeps the estimator picklable."""
+    import tensorflow as tf
+
+    X, y = iris
+    factory = functools.partial(tf.distribute.MirroredStrategy, devices=["/cpu:0"])
+    clf = NetClassifier([Dense(8, activation="relu")], distribute=factory, epochs=2, random_state=0).fit(X, y)
+    assert isinstance(clf.model_.distribute_strategy, tf.distribute.MirroredStrategy)
+    other = pickle.loads(pickle.dumps(clf))
+    assert other.distribute.func is tf.distribute.MirroredStrategy and other.distribute.keywords == factory.keywords
+    np.testing.assert_array_equal(other.predict_proba(X), clf.predict_proba(X))
+    cloned = clone(clf).distribute
+    assert cloned.func is tf.distribute.MirroredStrategy and cloned.keywords == factory.keywords
+    unfitted = pickle.loads(pickle.dumps(NetClassifier(distribute=factory, epochs=1)))
+    assert unfitted.distribute.keywords == {"devices": ["/cpu:0"]}
 
 
 def test_regressor_roundtrip(regression_data):

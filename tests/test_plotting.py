@@ -3,6 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -19,7 +20,12 @@ def test_plot_history_writes_a_png(iris, tmp_path):
     axes = plot_history(pipe)
     assert [ax.get_title() for ax in axes] == ["loss", "accuracy"]
     assert [line.get_label() for line in axes[0].get_lines()] == ["train", "validation"]
-    assert len(axes[0].get_lines()[0].get_xdata()) == 4
+    history = pipe[-1].history_
+    for ax, metric in zip(axes, ["loss", "accuracy"], strict=True):
+        train, validation = ax.get_lines()
+        np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3, 4])  # epochs, counted from 1
+        np.testing.assert_allclose(train.get_ydata(), history[metric])
+        np.testing.assert_allclose(validation.get_ydata(), history["val_" + metric])
     path = tmp_path / "history.png"
     axes[0].figure.savefig(path)
     assert path.stat().st_size > 1000
@@ -32,6 +38,7 @@ def test_plot_history_on_given_axes_and_metric(iris):
     _, ax = plt.subplots()
     axes = plot_history(clf, ax=ax, metrics=["accuracy"])
     assert axes[0] is ax and len(ax.get_lines()) == 1
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), clf.history_["accuracy"])
     with pytest.raises(ValueError, match="not in history_"):
         plot_history(clf, metrics=["auc"])
     plt.close("all")

@@ -51,8 +51,9 @@ def test_callback_exception_in_warm_start_keeps_previous_state(iris):
 def test_failed_fit_does_not_poison_later_fits(iris):
     X, y = iris
     reference = NetClassifier(epochs=3, random_state=0).fit(X, y).predict_proba(X)
-    with pytest.raises(ValueError):
-        NetClassifier(epochs=3, callbacks=[InterruptAt(1, ValueError("x"))], random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="fails on purpose in epoch 2"):  # raised in training, not validation
+        NetClassifier(epochs=3, callbacks=[InterruptAt(1, ValueError("fails on purpose in epoch 2"))],
+                      random_state=0).fit(X, y)
     np.testing.assert_array_equal(NetClassifier(epochs=3, random_state=0).fit(X, y).predict_proba(X), reference)
 
 
