@@ -423,8 +423,22 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ persistence
 
+    # Keras' .keras archive leaves out the dropout seed generators' state: a loaded
+    # network would draw new dropout masks from Python's global ``random``, so a
+    # warm start after pickling would depend on the process. Their values travel here.
+    _NON_TRAINABLE = "_sknet_non_trainable"
+
     def __getstate__(self):
-        return _persist.getstate(self)
+        state = _persist.getstate(self)
+        if "model_" in state:
+            state[self._NON_TRAINABLE] = [v.numpy() for v in self.model_.non_trainable_variables]
+        return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        values = state.pop(self._NON_TRAINABLE, None)
         _persist.setstate(self, state)
+        variables = getattr(getattr(self, "model_", None), "non_trainable_variables", [])
+        if values is not None and [v.shape for v in variables] == [np.shape(value) for value in values]:
+            for variable, value in zip(variables, values, strict=True):
+                variable.assign(value)

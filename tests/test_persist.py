@@ -231,3 +231,18 @@ def test_keras_export_loads_in_safe_mode(fitted, iris, tmp_path):
     fitted.model_.save(path)
     model = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(model.predict(X, verbose=0), fitted.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+def test_a_loaded_estimator_warm_starts_the_same_way_every_time(digits):
+    """The dropout seed generators' state travels in the pickle (Keras' archive leaves it out)."""
+    X, y = digits
+    clf = NetClassifier([Dense(32, activation="relu"), keras.layers.Dropout(0.3)], epochs=2,
+                        random_state=0).fit(X[:600], y[:600])
+    blob = pickle.dumps(clf)
+    histories = []
+    for _ in range(2):
+        loaded = pickle.loads(blob)
+        np.testing.assert_array_equal(loaded.model_.non_trainable_variables[0].numpy(),
+                                      clf.model_.non_trainable_variables[0].numpy())
+        histories.append(loaded.set_params(warm_start=True, epochs=2).fit(X[:600], y[:600]).history_["loss"])
+    assert histories[0] == histories[1]

@@ -18,8 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from .._params import loss_config
+from ._backup import epoch_permutation
 from ._cache import has_schedule
-from ._loop import callback_list, run_epochs, val_name
+from ._loop import run_epochs, val_name
 from ._state import (
     assign_all,
     clone_architecture,
@@ -70,12 +71,12 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
     seed = int(rng.randint(np.iinfo(np.int32).max))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(data)
-        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .with_options(options)
-    )
+
+    def epoch_batches(epoch):
+        """The epoch's global batches, shuffled by ``(seed, epoch)`` alone (resumable)."""
+        perm = epoch_permutation(seed, epoch, n)
+        dataset = tf.data.Dataset.from_tensor_slices(tuple(tf.gather(t, perm) for t in data))
+        return strategy.experimental_distribute_dataset(dataset.batch(batch_size).with_options(options))
     per_example = _per_example(loss)
     with strategy.scope():
         optimizer = type(optimizer).from_config(optimizer.get_config())
@@ -88,7 +89,6 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
                 optimizer.learning_rate = rate
         trackers = [keras.metrics.Mean(name="loss")] + list(metrics)
         val_trackers = [keras.metrics.Mean(name="val_loss")] + [type(m).from_config(m.get_config()) for m in metrics]
-    distributed = strategy.experimental_distribute_dataset(dataset)
 
     def forward(xb, yb, swb, training):
         """Predictions, per-sample weighted losses and the regularization loss of a batch."""
@@ -128,15 +128,14 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
             metric.update_state(yv, pred)
 
     validation = None if validation is None else as_tensors(*validation)
-    cb_list = callback_list(callbacks, model, verbose, epochs, -(-n // batch_size))
     # Trained in place: keep what a failed fit must give back.
     before = [v.numpy() for v in state_variables(model)]
     sizes = [tf.constant(min(batch_size, n - lo), tf.int32) for lo in range(0, n, batch_size)]
 
-    def run_epoch(epoch):
+    def run_epoch(epoch, cb_list):
         for tracker in trackers + val_trackers:
             tracker.reset_state()
-        for step, batch in enumerate(distributed):
+        for step, batch in enumerate(epoch_batches(epoch)):
             train_step(batch, sizes[min(step, len(sizes) - 1)])
         logs = {t.name: float(t.result()) for t in trackers}
         if validation is not None:
@@ -145,7 +144,8 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
         return logs
 
     try:
-        history, status = run_epochs(run_epoch, cb_list, model, epochs)
+        history, status = run_epochs(run_epoch, callbacks, model, epochs, verbose=verbose,
+                                     steps=len(sizes), variables=state_variables(model) + list(optimizer.variables))
     except BaseException:
         assign_all(state_variables(model), before)
         raise

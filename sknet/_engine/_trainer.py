@@ -23,8 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from . import _cache
+from ._backup import epoch_permutation
 from ._fused import fused_update
-from ._loop import callback_list, has_batch_hooks, run_epochs, val_name
+from ._loop import has_batch_hooks, run_epochs, val_name
 from ._predict import as_float
 from ._state import (
     assign_all,
@@ -33,6 +34,7 @@ from ._state import (
     copy_state,
     optimizer_with_state,
     seeded_build,
+    state_variables,
 )
 
 
@@ -198,7 +200,9 @@ class Trainer:
         ----------
         data : tuple of tensors ``(x, y, sample_weight)``
         rng : numpy.random.RandomState
-            Draws each epoch's shuffle.
+            Draws the fit's shuffle seed; epoch ``k`` is shuffled by
+            ``epoch_permutation(seed, k)``, so that a fit resumed from a
+            backup sees the same data order as an uninterrupted one.
         callbacks : list of keras.callbacks.Callback
             Fresh callbacks owned by this fit.
         validation : tuple of tensors or None
@@ -211,17 +215,16 @@ class Trainer:
         n = int(x.shape[0])
         steps = -(-n // batch_size)
         chunk = steps
-        if any(has_batch_hooks(cb) for cb in callbacks):
+        if any(has_batch_hooks(cb) for cb in callbacks if not isinstance(cb, keras.callbacks.BackupAndRestore)):
             chunk = 1
         elif verbose == 1:
             chunk = max(1, steps // 20)
-        cb_list = callback_list(callbacks, self.model, verbose, epochs, steps)
         bs = tf.constant(batch_size, tf.int32)
-
+        seed = int(rng.randint(np.iinfo(np.int32).max))
         names = [m.name for m in [self.loss_tracker] + self.metrics]
 
-        def run_epoch(epoch):
-            perm = tf.constant(rng.permutation(n).astype("int32"))
+        def run_epoch(epoch, cb_list):
+            perm = tf.constant(epoch_permutation(seed, epoch, n))
             for start in range(0, steps, chunk):
                 stop = min(start + chunk, steps)
                 if chunk < steps:
@@ -234,7 +237,10 @@ class Trainer:
                 logs.update(self.evaluate(*validation, batch_size=max(batch_size, 1024)))
             return logs
 
-        return run_epochs(run_epoch, cb_list, self.model, epochs)
+        # The fused RMSprop scratch is overwritten on every step: not part of the state.
+        variables = state_variables(self.model) + list(self.optimizer.variables)
+        return run_epochs(run_epoch, callbacks, self.model, epochs, verbose=verbose, steps=steps,
+                          variables=variables)
 
 
 def as_tensors(X, y, sample_weight):
