@@ -1,6 +1,6 @@
 """sknet: scikit-learn estimators for Keras neural networks.
 
->>> from sknet import NetClassifier, NetRegressor
+>>> from sknet import NetClassifier, NetRegressor, NetTransformer
 """
 
 __version__ = "0.1.0"
@@ -15,7 +15,8 @@ from ._classifier import NetClassifier  # noqa: E402
 from ._history import History  # noqa: E402
 from ._parallel import configure_worker_devices as _configure_worker_devices  # noqa: E402
 from ._regressor import NetRegressor  # noqa: E402
+from ._transformer import NetTransformer  # noqa: E402
 
 _configure_worker_devices()  # one GPU per joblib worker, memory growth on
 
-__all__ = ["NetClassifier", "NetRegressor", "History", "exceptions", "__version__"]
+__all__ = ["NetClassifier", "NetRegressor", "NetTransformer", "History", "exceptions", "__version__"]

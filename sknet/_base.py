@@ -203,6 +203,14 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _set_target_attributes(self, target):
         """Record target facts (``classes_``...) on the estimator."""
 
+    def _network_spec(self):
+        """The spec the network is built from (the transformer's autoencoder adds a decoder)."""
+        return self.layers
+
+    def _classification(self, y):
+        """Whether ``y`` is trained as class labels (decides how it is validated)."""
+        return is_classifier(self)
+
     # ------------------------------------------------------------------ validation
 
     def _more_validate_params(self, for_partial_fit=False):
@@ -301,7 +309,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])
         _params.fresh_callbacks(self.callbacks)  # bad callbacks: before any training
         X, y, sample_weight = _data.validate_fit_data(
-            self, X, y, sample_weight, reset=reset, classifier=is_classifier(self)
+            self, X, y, sample_weight, reset=reset, classifier=self._classification(y)
         )
         target = self._make_target().fit(y, classes) if reset else self.target_
         if not reset:
@@ -336,7 +344,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         }
         if hasattr(self, "feature_names_in_"):
             meta["feature_names_in_"] = self.feature_names_in_
-        if is_classifier(self):
+        if target.head.classifier:
             meta.update(classes_=target.classes_, n_classes_=len(target.classes_))
         return meta
 
@@ -353,7 +361,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             return model, self._output
         with self._scope(run):
             return _spec.build_model(
-                self.layers, run.train[0].shape[1:], run.target.head, seed=run.seed,
+                self._network_spec(), run.train[0].shape[1:], run.target.head, seed=run.seed,
                 layer_params=run.nested["layers"], model_kwargs=run.nested["model"], meta=run.meta,
             )
 

@@ -1,4 +1,4 @@
-"""scikit-learn's own estimator checks, on both estimators.
+"""scikit-learn's own estimator checks, on the three estimators.
 
 Expected failures (also listed in the README):
 
@@ -23,7 +23,7 @@ import pytest
 from _pytest.mark.structures import ParameterSet
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknet import NetClassifier, NetRegressor
+from sknet import NetClassifier, NetRegressor, NetTransformer
 
 SAMPLE_WEIGHT_REASON = (
     "mini-batch SGD: repeating a row changes the batches, so integer weights "
@@ -33,6 +33,7 @@ SAMPLE_WEIGHT_REASON = (
 EXPECTED_FAILED_CHECKS = {
     "NetClassifier": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON},
     "NetRegressor": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON},
+    "NetTransformer": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON},
 }
 
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
@@ -52,7 +53,7 @@ def strict(marker):
 
 
 CHECKS = parametrize_with_checks(
-    [NetClassifier(), NetRegressor()],
+    [NetClassifier(), NetRegressor(), NetTransformer()],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS[type(est).__name__],
 )
 
@@ -80,7 +81,7 @@ def test_expected_failures_are_strict_and_match_the_readme():
     listed = set(re.findall(r"^\| `(check_\w+)` \|", table, re.M))
     assert listed == set().union(*EXPECTED_FAILED_CHECKS.values())
     # the README's check counts are those of this scikit-learn version's parametrization
-    for name in ("NetClassifier", "NetRegressor"):
+    for name in ("NetClassifier", "NetRegressor", "NetTransformer"):
         total = sum(type(param.values[0]).__name__ == name for param in params)
         match = re.search(rf"`{name}`(?: passes)? (\d+) of its (\d+)", text)
         assert match and int(match.group(2)) == total, (name, total)
