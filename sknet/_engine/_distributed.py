@@ -44,11 +44,12 @@ def rehome(model, strategy):
     state = [v.numpy() for v in state_variables(model)]
     source = model.optimizer
     slots = [v.numpy() for v in source.variables] if source is not None and source.built else None
+    config = None if source is None else source.get_config()  # readable only outside the new scope
     with strategy.scope():
         new = clone_architecture(model)
         assign_all(state_variables(new), state)
         if source is not None:
-            optimizer = optimizer_with_state(source, new.trainable_variables, slots)
+            optimizer = optimizer_with_state(source, new.trainable_variables, slots, config=config)
             new.compile(optimizer=optimizer, loss=model.loss)
     return new
 
@@ -78,12 +79,12 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
         dataset = tf.data.Dataset.from_tensor_slices(tuple(tf.gather(t, perm) for t in data))
         return strategy.experimental_distribute_dataset(dataset.batch(batch_size).with_options(options))
     per_example = _per_example(loss)
+    config = optimizer.get_config()  # this fit's hyperparameters, read outside the strategy's scope
+    rate = None if has_schedule(optimizer) else float(config["learning_rate"])
     with strategy.scope():
-        optimizer = type(optimizer).from_config(optimizer.get_config())
-        optimizer.build(model.trainable_variables)
+        optimizer = optimizer_with_state(optimizer, model.trainable_variables, config=config)
         state = continuable_state(model.optimizer, optimizer) if continue_optimizer else None
         if state is not None:
-            rate = None if has_schedule(optimizer) else float(optimizer.learning_rate)
             assign_all(optimizer.variables, state)
             if rate is not None:  # this fit's rate, not the restored one
                 optimizer.learning_rate = rate

@@ -51,7 +51,7 @@ def clone_architecture(model):
     return keras.models.clone_model(stand_in)
 
 
-def optimizer_with_state(template, variables, state=None):
+def optimizer_with_state(template, variables, state=None, config=None):
     """A fresh optimizer of ``template``'s class and config, built on ``variables``.
 
     Parameters
@@ -63,8 +63,12 @@ def optimizer_with_state(template, variables, state=None):
     state : list of variables or arrays, or None
         Values for the new optimizer's own variables (iterations, learning
         rate, moments), in order; None leaves them fresh.
+    config : dict or None
+        ``template.get_config()`` read beforehand: a template whose variables
+        live under another ``tf.distribute`` strategy cannot be read inside
+        the new strategy's scope.
     """
-    optimizer = type(template).from_config(template.get_config())
+    optimizer = type(template).from_config(template.get_config() if config is None else config)
     optimizer.build(variables)
     if state is not None:
         assign_all(optimizer.variables, state)
