@@ -1,0 +1,259 @@
+"""ONNX export (sknet.onnx): onnxruntime's outputs equal sknet's, alone and inside pipelines."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skl2onnx")
+rt = pytest.importorskip("onnxruntime")
+pytest.importorskip("tf2onnx")
+
+import keras  # noqa: E402
+from keras import layers as L  # noqa: E402
+from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+import sknet.onnx  # noqa: E402
+from sknet import NetClassifier, NetRegressor  # noqa: E402
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+ATOL = 1e-5
+
+
+def run_onnx(model, X, **options):
+    """Convert ``model`` (X's dtype) and run it in onnxruntime: the list of outputs."""
+    onx = sknet.onnx.to_onnx(model, X[:1], **options)
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: X})
+
+
+def check_classifier(model, X):
+    label, proba = run_onnx(model, X, options={"zipmap": False})
+    expected = model.predict(X)
+    assert label.shape == expected.shape
+    np.testing.assert_array_equal(label, expected)
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=ATOL)
+    return label, proba
+
+
+def small_data(n=40, d=5, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d).astype("float32")
+    return X, X[:, 0] + 0.5 * X[:, 1]
+
+
+MLP = [L.Dense(8, activation="relu"), L.Dropout(0.2)]
+
+
+# ----------------------------------------------------------------------------- heads and labels
+
+
+@pytest.mark.parametrize("labels", ["str", "int", "bool"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_labels_and_dtypes(labels, dtype):
+    X, s = small_data()
+    y = {"str": np.where(s > 0, "yes", "no"), "int": np.where(s > 0, 7, -3), "bool": s > 0}[labels]
+    clf = NetClassifier(MLP, epochs=2, random_state=0).fit(X, y)
+    Xd = X.astype(dtype)
+    label, proba = check_classifier(clf, Xd)
+    assert proba.dtype == np.dtype(dtype)
+    assert label.dtype == (object if labels == "str" else np.dtype({"int": "int64", "bool": "bool"}[labels]))
+
+
+def test_multiclass_strings_float64():
+    X, s = small_data(60)
+    y = np.array(["a", "b", "c"])[np.digitize(s, [-0.5, 0.5])]
+    clf = NetClassifier(MLP, epochs=2, random_state=0).fit(X, y)
+    check_classifier(clf, X.astype("float64"))
+
+
+def test_binary_sparse_loss_two_units():
+    X, s = small_data()
+    clf = NetClassifier(MLP, loss="sparse_categorical_crossentropy", epochs=2, random_state=0).fit(X, s > 0)
+    assert clf.n_outputs_ == 2
+    check_classifier(clf, X)
+
+
+def test_multilabel():
+    X, s = small_data(60)
+    Y = np.stack([s > 0, X[:, 2] > 0, X[:, 3] > 0.3], axis=1).astype(int)
+    clf = NetClassifier(MLP, epochs=2, random_state=0).fit(X, Y)
+    assert clf.target_.kind == "multilabel"
+    label, _ = check_classifier(clf, X)
+    assert label.shape == (60, 3)
+
+
+def test_one_hot():
+    X, s = small_data(60)
+    Y = np.eye(3, dtype="float32")[np.digitize(s, [-0.5, 0.5])]
+    clf = NetClassifier(MLP, loss="categorical_crossentropy", epochs=2, random_state=0).fit(X, Y)
+    assert clf.target_.kind == "onehot"
+    label, _ = check_classifier(clf, X)
+    assert label.shape == (60, 3) and label.dtype == np.float32
+
+
+def logits_model(meta, units=8):
+    inputs = keras.Input(meta["input_shape_"])
+    hidden = L.Dense(units, activation="tanh")(inputs)
+    return keras.Model(inputs, L.Dense(meta["n_outputs_"])(hidden))  # linear: logits
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logits_head_from_callable_spec(n_classes):
+    X, s = small_data(60)
+    y = np.digitize(s, [-0.5, 0.5])[:, None] if n_classes == 3 else (s > 0)[:, None]
+    clf = NetClassifier(logits_model, epochs=2, random_state=0).fit(X, y.ravel())
+    assert clf._output == "logits"
+    check_classifier(clf, X)
+
+
+def test_zipmap_options():
+    X, s = small_data()
+    y = np.where(s > 0, "yes", "no")
+    clf = NetClassifier(MLP, epochs=2, random_state=0).fit(X, y)
+    label, dicts = run_onnx(clf, X)  # zipmap=True by default, as in skl2onnx
+    np.testing.assert_array_equal(label, clf.predict(X))
+    proba = clf.predict_proba(X)
+    assert [sorted(d) for d in dicts[:1]] == [["no", "yes"]]
+    np.testing.assert_allclose([[d["no"], d["yes"]] for d in dicts], proba, atol=ATOL)
+    columns = run_onnx(clf, X, options={"zipmap": "columns"})
+    np.testing.assert_allclose(np.stack(columns[1:], axis=1), proba, atol=ATOL)
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+def test_convnet_on_images():
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 8, 8, 1).astype("float32")
+    y = (X[:, :4].mean(axis=(1, 2, 3)) > X[:, 4:].mean(axis=(1, 2, 3))).astype(int)
+    spec = [L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(), L.Conv2D(4, 2, padding="same"),
+            L.AveragePooling2D(2), L.Flatten(), L.Dense(8, activation="relu")]
+    clf = NetClassifier(spec, epochs=2, random_state=0).fit(X, y)
+    check_classifier(clf, X)
+    check_classifier(clf, X.astype("float64"))
+
+
+def test_batch_normalization_uses_moving_statistics():
+    X, s = small_data(60)
+    y = np.digitize(s, [-0.5, 0.5])
+    clf = NetClassifier([L.Dense(8), L.BatchNormalization(), L.Activation("relu"), L.Dropout(0.3)],
+                        epochs=3, random_state=0).fit(3 * X + 1, y)
+    check_classifier(clf, 3 * X[:7] + 1)  # a batch of 7: batch statistics would differ
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_regressor(outputs, dtype):
+    X, s = small_data()
+    y = s if outputs == 1 else np.stack([s, -s, 2 * s], axis=1)
+    reg = NetRegressor(MLP, epochs=2, random_state=0).fit(X, y)
+    (values,) = run_onnx(reg, X.astype(dtype))
+    assert values.shape == (len(X), outputs) and values.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(values, reg.predict(X).reshape(len(X), -1), atol=ATOL)
+
+
+def test_unconvertible_layer_named():
+    import tensorflow as tf
+
+    @keras.saving.register_keras_serializable(package="sknet_tests")
+    class NumpyLayer(L.Layer):
+        def call(self, x):
+            y = tf.numpy_function(lambda a: a, [x], tf.float32, stateful=False)  # no ONNX equivalent
+            return x + 0.0 * tf.stop_gradient(tf.reshape(y, tf.shape(x)))
+
+        def compute_output_shape(self, shape):
+            return shape
+
+    X, s = small_data()
+    clf = NetClassifier([L.Dense(4), NumpyLayer(name="py_step")], epochs=1, random_state=0).fit(X, s > 0)
+    with pytest.raises(ValueError, match=r"cannot convert layer .py_step. \(NumpyLayer\)") as info:
+        sknet.onnx.to_onnx(clf, X[:1])
+    assert "PyFunc" in str(info.value)  # the TensorFlow op that has no ONNX equivalent
+
+
+# ----------------------------------------------------------------------------- pipelines
+
+
+def test_scaler_pipeline_and_skl2onnx_entry_point():
+    from skl2onnx import to_onnx
+
+    X, s = small_data()
+    pipe = make_pipeline(StandardScaler(), NetClassifier(MLP, epochs=2, random_state=0))
+    pipe.fit(10 * X + 3, np.where(s > 0, "yes", "no"))
+    check_classifier(pipe, 10 * X + 3)
+    onx = to_onnx(pipe, X[:1], options={"zipmap": False})  # skl2onnx's own entry point
+    assert [o.name for o in onx.graph.output] == ["label", "probabilities"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_calibrated_classifier(n_classes):
+    # method="sigmoid": skl2onnx's isotonic calibration differs from scikit-learn's by up to ~0.05
+    # for its own MLPClassifier too, so it cannot meet atol 1e-5 whatever the base estimator.
+    X, s = small_data(90)
+    y = np.array(["a", "b", "c"])[np.digitize(s, [-0.5, 0.5] if n_classes == 3 else [0.0])]
+    cal = CalibratedClassifierCV(NetClassifier(MLP, epochs=2, random_state=0), cv=2).fit(X, y)
+    check_classifier(cal, X)
+
+
+@pytest.mark.slow
+def test_column_transformer_with_string_column():
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"age": rng.uniform(20, 70, 80), "income": rng.uniform(1, 9, 80),
+                       "city": rng.choice(["paris", "lyon", "nice"], 80)})
+    y = np.where((df.age > 45) ^ (df.city == "lyon"), "buy", "skip")
+    pre = ColumnTransformer([("num", StandardScaler(), ["age", "income"]),
+                             ("cat", OneHotEncoder(sparse_output=False), ["city"])])
+    pipe = make_pipeline(pre, NetClassifier(MLP, epochs=3, random_state=0)).fit(df, y)
+    onx = sknet.onnx.to_onnx(pipe, df[:1], options={"zipmap": False})
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {"age": df[["age"]].to_numpy(), "income": df[["income"]].to_numpy(),
+             "city": df[["city"]].to_numpy().astype(object)}
+    label, proba = sess.run(None, feeds)
+    np.testing.assert_array_equal(label, pipe.predict(df))
+    np.testing.assert_allclose(proba, pipe.predict_proba(df), atol=ATOL)
+
+
+# ----------------------------------------------------------------------------- extra and example
+
+
+def test_missing_extra_names_the_install_command():
+    code = ("import sys; sys.modules['skl2onnx'] = None\n"
+            "try:\n    import sknet.onnx\nexcept ImportError as e:\n    print('ERR', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout
+    assert 'pip install "sknet-keras[onnx]"' in out
+
+
+@pytest.mark.slow
+def test_export_example_serves_without_tensorflow(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "export_onnx.py"), "--epochs", "2",
+                           "--out", str(tmp_path / "pipe.onnx")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "served without TensorFlow: True" in proc.stdout
+    assert "predictions identical: True" in proc.stdout
+
+
+@pytest.mark.parametrize("supervised", [False, True])
+def test_transformer_in_a_pipeline(supervised):
+    from sklearn.linear_model import LogisticRegression
+
+    from sknet import NetTransformer
+
+    X, s = small_data(60)
+    y = (s > 0).astype(int)
+    net = NetTransformer([L.Dense(6, activation="tanh"), L.Dense(3, activation="relu")], epochs=2, random_state=0)
+    net.fit(X, y) if supervised else net.fit(X)
+    (codes,) = run_onnx(net, X)
+    np.testing.assert_allclose(codes, net.transform(X), atol=ATOL)
+    pipe = make_pipeline(StandardScaler(), net, LogisticRegression()).fit(X, y)
+    check_classifier(pipe, X)
