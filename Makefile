@@ -9,12 +9,13 @@ STAMP  := $(VENV)/.sknet-installed
 # (and the cuInit error of a machine without an NVIDIA driver) is filtered by examples/_quiet.py.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install lint test test-fast demo bench bench-quick docs examples clean
+.PHONY: help install lint test test-fast fuzz demo bench bench-quick docs examples clean
 
 help:
 	@echo "make demo   - set up and run the demo (digits: grid search + cross-validation)"
 	@echo "make test   - set up, lint and run the test suite"
 	@echo "make lint   - ruff over sknet, tests, benchmarks and examples"
+	@echo "make fuzz   - many more fuzzed estimator configurations (SKNET_FUZZ_EXAMPLES, default 1000)"
 	@echo "make bench  - run the benchmarks (ratios against Keras, scikit-learn, scikeras)"
 	@echo "make docs   - build the documentation site into site/"
 
@@ -34,6 +35,9 @@ test: $(STAMP) lint
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+fuzz: $(STAMP)
+	SKNET_FUZZ_EXAMPLES=$${SKNET_FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

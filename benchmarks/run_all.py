@@ -10,7 +10,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHMARKS = ["bench_digits", "bench_mnist_mlp", "bench_predict", "bench_memory", "bench_njobs"]
+BENCHMARKS = [
+    "bench_digits", "bench_mnist_mlp", "bench_predict", "bench_onnx", "bench_memory", "bench_njobs", "bench_soak",
+]
 
 
 def main():

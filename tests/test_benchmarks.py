@@ -21,8 +21,10 @@ TITLES = {
     "bench_digits": "### Small data (digits",
     "bench_mnist_mlp": "### MNIST-shaped MLP",
     "bench_predict": "### Inference (tutorial MLP)",
+    "bench_onnx": "### ONNX serving (tutorial MLP pipeline)",
     "bench_memory": "### Memory over",
     "bench_njobs": "### GridSearchCV",
+    "bench_soak": "### Soak:",
 }
 # Every row each benchmark prints: (benchmark regex, peer, target); target rows carry a verdict.
 ROWS = {
@@ -45,10 +47,22 @@ ROWS = {
         (r"one-row predict \(median\)", "MLPClassifier.predict", "(info)"),
         (r"[\d,]+-row predict_proba: rows/s", "Keras model.predict", ">= 1.0"),
     ],
+    "bench_onnx": [
+        (r"one-row predict in onnxruntime \(median\)", "sknet pipeline.predict", "<= 0.1"),
+        (r"one-row predict in onnxruntime \(median\)", "skl2onnx MLPClassifier pipeline", "(info)"),
+        (r"[\d,]+-row predict in onnxruntime: rows/s", "sknet pipeline.predict", ">= 1.0"),
+        (r"[\d,]+-row predict in onnxruntime: rows/s", "skl2onnx MLPClassifier pipeline", "(info)"),
+    ],
     "bench_memory": [(r"RSS growth, fits 10\.\.\d+", "Keras model.fit loop", "<= 100 MB")],
     "bench_njobs": [
         (r"n_jobs=2 \(warm workers\)", "n_jobs=1", "speed-up >= 1.5x"),
         (r"n_jobs=2 \(incl\. starting workers\)", "n_jobs=1", "(info)"),
+    ],
+    "bench_soak": [
+        (r"RSS growth, fits 50\.\.\d+, 6 architecture\(s\) in rotation", "RSS every 100 fits (MB)", "<= 60 MB"),
+        (r"RSS growth, fits 50\.\.\d+, 1 architecture\(s\) in rotation", "RSS every 100 fits (MB)", "(info)"),
+        (r"RSS growth, fits 50\.\.\d+, 3 architecture\(s\) in rotation", "RSS every 100 fits (MB)", "(info)"),
+        (r"RSS growth, fits 50\.\.\d+, 12 architecture\(s\) in rotation", "RSS every 100 fits (MB)", "(info)"),
     ],
 }
 OPTIONAL = {("bench_digits", "scikeras KerasClassifier.fit")}  # printed only where scikeras is installed
