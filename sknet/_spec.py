@@ -20,6 +20,7 @@ import threading
 from contextlib import contextmanager
 
 import keras
+import numpy as np
 
 DEFAULT_HIDDEN_UNITS = 100
 
@@ -233,9 +234,27 @@ def is_head(layer, head):
     return kind is not None
 
 
-def head_layer(head):
-    """A fresh output layer for ``head``."""
-    return keras.layers.Dense(head.units, activation=head.activation, name="sknet_head")
+def _head_config(head):
+    """The serialized output layer for ``head`` (its initializer's seed still to be set)."""
+    initializer = {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": None}}
+    return {"module": "keras.layers", "class_name": "Dense", "config": {
+        "units": head.units, "activation": head.activation, "name": "sknet_head", "kernel_initializer": initializer,
+    }}
+
+
+def _with_seeds(config, seeds):
+    """``config`` with every ``seed`` it leaves to chance (``None``) drawn from ``seeds``.
+
+    Keras draws such seeds from Python's global ``random`` when a layer or an
+    initializer is created; explicit seeds make a build independent of any
+    other thread's use of ``random`` (and of the order layers are created in).
+    """
+    if isinstance(config, dict):
+        return {key: int(seeds.randint(1, 2**31 - 1)) if key == "seed" and value is None
+                else _with_seeds(value, seeds) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_with_seeds(value, seeds) for value in config]
+    return config
 
 
 # --------------------------------------------------------------------------- building
@@ -268,34 +287,37 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
         output layer gives (decides the loss and how outputs are decoded).
     """
     kind = spec_kind(spec)  # which nested parameters fit which spec: BaseNet._more_validate_params
-    with seeded_python_random(seed):
-        if kind == "callable":
+    if kind == "callable":
+        # A user's build function creates layers Keras seeds from Python's ``random``.
+        with seeded_python_random(seed):
             return _build_from_callable(spec, input_shape, head, model_kwargs or {}, meta)
-        if kind == "model":
-            raise TypeError(
-                "layers is a functional keras.Model; pass a callable that builds it "
-                "instead (layers=build where build(meta) returns a new keras.Model), "
-                "so that every fit gets fresh weights."
-            )
-        declared = sequential_input_shape(spec)
-        if declared is not None and tuple(declared) != tuple(input_shape):
-            raise ValueError(
-                f"the keras.Sequential spec declares input shape {declared} but X has "
-                f"per-sample shape {tuple(input_shape)}."
-            )
-        classes = custom_objects(spec)
-        configs = apply_layer_params(layer_configs(spec), layer_params or {}, classes)
-        layers = [_deserialize(cfg, i, classes) for i, cfg in enumerate(_stable_names(configs))]
-        if kind == "default" or not (layers and is_head(layers[-1], head)):
-            layers.append(head_layer(head))
-        inputs = keras.Input(shape=tuple(input_shape), name="sknet_input")
-        try:  # a Sequential that starts with an Input builds itself
-            model = keras.Sequential([inputs] + layers, name="sknet_model")
-        except Exception as exc:
-            raise ValueError(
-                f"the layers spec cannot be built on input of per-sample shape "
-                f"{tuple(input_shape)}: {exc}"
-            ) from exc
+    if kind == "model":
+        raise TypeError(
+            "layers is a functional keras.Model; pass a callable that builds it "
+            "instead (layers=build where build(meta) returns a new keras.Model), "
+            "so that every fit gets fresh weights."
+        )
+    declared = sequential_input_shape(spec)
+    if declared is not None and tuple(declared) != tuple(input_shape):
+        raise ValueError(
+            f"the keras.Sequential spec declares input shape {declared} but X has "
+            f"per-sample shape {tuple(input_shape)}."
+        )
+    classes = custom_objects(spec)
+    configs = apply_layer_params(layer_configs(spec), layer_params or {}, classes)
+    seeds = np.random.RandomState(seed)
+    configs = [_with_seeds(cfg, seeds) for cfg in _stable_names(configs)]
+    layers = [_deserialize(cfg, i, classes) for i, cfg in enumerate(configs)]
+    if kind == "default" or not (layers and is_head(layers[-1], head)):
+        layers.append(_deserialize(_with_seeds(_head_config(head), seeds), len(layers)))
+    inputs = keras.Input(shape=tuple(input_shape), name="sknet_input")
+    try:  # a Sequential that starts with an Input builds itself
+        model = keras.Sequential([inputs] + layers, name="sknet_model")
+    except Exception as exc:
+        raise ValueError(
+            f"the layers spec cannot be built on input of per-sample shape "
+            f"{tuple(input_shape)}: {exc}"
+        ) from exc
     _check_output_rank(model, input_shape)
     return model, head.output_kind(layers[-1].units, activation_name(layers[-1]))
 

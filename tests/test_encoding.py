@@ -53,7 +53,8 @@ def test_binary_bool_labels(iris):
 
 def test_binary_with_softmax_head(iris):
     X, y = iris
-    clf = _fit(X, y == 0, layers=[Dense(8, activation="relu"), Dense(2, activation="softmax")])
+    clf = _fit(X, y == 0, layers=[Dense(8, activation="relu"), Dense(2, activation="softmax")],
+               optimizer__learning_rate=0.01)
     assert clf.model_.layers[-1].units == 2
     assert clf.predict_proba(X).shape == (len(X), 2)
     assert clf.score(X, y == 0) > 0.95

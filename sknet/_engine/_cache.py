@@ -6,9 +6,9 @@ that change only the data, the learning rate, the epochs or the batch size
 compute the same function, so the engine keys its traces by *signature*:
 
 * the model's architecture: its config with layer names replaced by
-  positional placeholders (names are auto-generated, ``dense_7``, and would
-  defeat the cache), and nothing else replaced, so two architectures that
-  differ in anything but layer names never share a key;
+  positional placeholders and seeds blanked (neither changes what a trace
+  computes), and nothing else replaced, so two architectures that differ in
+  anything but layer names and seeds never share a key;
 * the input and target specs (shape and dtype);
 * the optimizer's class and config, without a plain learning rate (a variable
   loaded per fit) but with a schedule (traced);
@@ -84,16 +84,32 @@ def _rename_layers(config, rename):
         _rename_endpoints(config.get(key), rename)
 
 
+def _without_seeds(config):
+    """``config`` with every ``seed`` value blanked.
+
+    Seeds only decide initial values (weights, dropout seed-generator states),
+    and every fit loads those into the cached working model: they are not
+    part of what a trace computes. sknet's builds give every seed an explicit
+    value derived from ``random_state``; blanking them lets fits with other
+    seeds share one trace.
+    """
+    if isinstance(config, dict):
+        return {key: None if key == "seed" else _without_seeds(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_without_seeds(value) for value in config]
+    return config
+
+
 def canonical_model_config(model):
-    """The model's architecture as canonical JSON, layer names replaced by ``<layerN>``.
+    """The model's architecture as canonical JSON, layer names replaced by ``<layerN>``, seeds blanked.
 
     Placeholders are numbered in order of first appearance, so two configs
     get the same string exactly when they are equal up to a renaming of
-    their layers.
+    their layers and their seeds.
     """
     # get_config, not serialize_keras_object: the compile config (learning
     # rate...) is not part of the architecture.
-    config = model.get_config()
+    config = _without_seeds(model.get_config())
     names = {}
     _rename_layers(config, lambda name: names.setdefault(name, f"<layer{len(names)}>"))
     return json.dumps({"class_name": type(model).__name__, "config": config}, sort_keys=True, default=str)
