@@ -363,7 +363,15 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             return _spec.build_model(
                 self._network_spec(), run.train[0].shape[1:], run.target.head, seed=run.seed,
                 layer_params=run.nested["layers"], model_kwargs=run.nested["model"], meta=run.meta,
+                compile_kwargs=self._compile_kwargs(run),
             )
+
+    def _compile_kwargs(self, run):
+        """What a scikeras-style build callable gets as ``compile_kwargs``."""
+        head = run.target.head
+        loss = default_loss(head, head.units) if self.loss is None else self.loss
+        optimizer = _params.make_optimizer(self.optimizer, run.nested["optimizer"])
+        return {"optimizer": optimizer, "loss": loss, "metrics": list(self.metrics or [])}
 
     def _compile_args(self, run, model, output):
         """Step 3: loss, metrics and network targets for this network's output layer."""
@@ -431,22 +439,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ persistence
 
-    # Keras' .keras archive leaves out the dropout seed generators' state: a loaded
-    # network would draw new dropout masks from Python's global ``random``, so a
-    # warm start after pickling would depend on the process. Their values travel here.
-    _NON_TRAINABLE = "_sknet_non_trainable"
-
     def __getstate__(self):
-        state = _persist.getstate(self)
-        if "model_" in state:
-            state[self._NON_TRAINABLE] = [v.numpy() for v in self.model_.non_trainable_variables]
-        return state
+        return _persist.getstate(self)
 
     def __setstate__(self, state):
-        state = dict(state)
-        values = state.pop(self._NON_TRAINABLE, None)
         _persist.setstate(self, state)
-        variables = getattr(getattr(self, "model_", None), "non_trainable_variables", [])
-        if values is not None and [v.shape for v in variables] == [np.shape(value) for value in values]:
-            for variable, value in zip(variables, values, strict=True):
-                variable.assign(value)

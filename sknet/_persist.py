@@ -22,6 +22,8 @@ import sys
 import tempfile
 import warnings
 
+import numpy as np
+
 from .exceptions import InconsistentVersionWarning
 
 #: What ``skops.io.get_untrusted_types`` lists for a fitted sknet estimator
@@ -52,10 +54,17 @@ def versions():
     return {"sknet": __version__, "keras": keras.__version__, "sklearn": sklearn.__version__}
 
 
+# Keras' .keras archive leaves out the dropout seed generators' state: a loaded
+# network would draw new dropout masks from Python's global ``random``, so a
+# warm start after loading would depend on the process. Their values travel here.
+_NON_TRAINABLE = "_sknet_non_trainable"
+
+
 def getstate(estimator):
     state = dict(estimator.__dict__)
     if hasattr(estimator, "model_"):
         state["_sknet_versions"] = versions()
+        state[_NON_TRAINABLE] = [v.numpy() for v in estimator.model_.non_trainable_variables]
     if _called_by_skops():
         return _skops_state(state)
     return state
@@ -66,6 +75,8 @@ def _major(version):
 
 
 def setstate(estimator, state):
+    state = dict(state)
+    values = state.pop(_NON_TRAINABLE, None)
     if state.pop(_SKOPS_FORMAT, None) is not None:
         state = _from_skops_state(state)
     saved = state.pop("_sknet_versions", None)
@@ -87,6 +98,10 @@ def setstate(estimator, state):
                 stacklevel=3,
             )
     estimator.__dict__.update(state)
+    variables = getattr(getattr(estimator, "model_", None), "non_trainable_variables", [])
+    if values is not None and [tuple(v.shape) for v in variables] == [np.shape(value) for value in values]:
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
 
 
 # ----------------------------------------------------------------------------- skops

@@ -260,7 +260,8 @@ def _with_seeds(config, seeds):
 # --------------------------------------------------------------------------- building
 
 
-def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwargs=None, meta=None):
+def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwargs=None, meta=None,
+                compile_kwargs=None):
     """Build a fresh, built ``keras.Model`` from a spec.
 
     Parameters
@@ -278,6 +279,10 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
         ``model__<arg>`` parameters, routed to a callable spec.
     meta : dict or None
         Facts about the data passed to a callable spec.
+    compile_kwargs : dict or None
+        ``optimizer``, ``loss`` and ``metrics`` for a callable that takes a
+        ``compile_kwargs`` argument (scikeras' convention); sknet compiles the
+        network itself whatever the callable does with them.
 
     Returns
     -------
@@ -290,7 +295,7 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
     if kind == "callable":
         # A user's build function creates layers Keras seeds from Python's ``random``.
         with seeded_python_random(seed):
-            return _build_from_callable(spec, input_shape, head, model_kwargs or {}, meta)
+            return _build_from_callable(spec, input_shape, head, model_kwargs or {}, meta, compile_kwargs)
     if kind == "model":
         raise TypeError(
             "layers is a functional keras.Model; pass a callable that builds it "
@@ -332,10 +337,27 @@ def _check_output_rank(model, input_shape):
         )
 
 
-def _build_from_callable(build, input_shape, head, model_kwargs, meta):
-    name = getattr(build, "__name__", build)
+def _call_arguments(build, meta, model_kwargs, compile_kwargs):
+    """``(args, kwargs)`` for a build callable: sknet's ``build(meta, **model_kwargs)``, or scikeras'
+    style, where ``meta`` and ``compile_kwargs`` are keyword arguments among the model's own."""
     try:
-        model = build(dict(meta or {}), **model_kwargs)
+        params = inspect.signature(build).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        params = {}
+    kwargs = dict(model_kwargs)
+    if "compile_kwargs" in params:
+        kwargs["compile_kwargs"] = dict(compile_kwargs or {})
+    meta_param = params.get("meta")
+    if meta_param is not None and meta_param.kind is not inspect.Parameter.POSITIONAL_ONLY:
+        return (), {**kwargs, "meta": meta}
+    return (meta,), kwargs
+
+
+def _build_from_callable(build, input_shape, head, model_kwargs, meta, compile_kwargs=None):
+    name = getattr(build, "__name__", build)
+    args, kwargs = _call_arguments(build, dict(meta or {}), model_kwargs, compile_kwargs)
+    try:
+        model = build(*args, **kwargs)
     except TypeError as exc:
         if model_kwargs:
             raise TypeError(f"the build callable {name!r} rejected the model__ arguments "
