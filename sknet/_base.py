@@ -26,6 +26,7 @@ from numbers import Integral, Real
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 import tensorflow as tf
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
@@ -181,6 +182,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         tags.non_deterministic = False
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
     def __sklearn_is_fitted__(self):
@@ -311,6 +313,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         X, y, sample_weight = _data.validate_fit_data(
             self, X, y, sample_weight, reset=reset, classifier=self._classification(y)
         )
+        if strategy is not None and sp.issparse(X):
+            raise ValueError("distribute= trains on dense X; densify it (X.toarray()) or train without distribute.")
         target = self._make_target().fit(y, classes) if reset else self.target_
         if not reset:
             target.check(y)  # unseen labels, other output count
@@ -363,7 +367,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             return _spec.build_model(
                 self._network_spec(), run.train[0].shape[1:], run.target.head, seed=run.seed,
                 layer_params=run.nested["layers"], model_kwargs=run.nested["model"], meta=run.meta,
-                compile_kwargs=self._compile_kwargs(run),
+                compile_kwargs=self._compile_kwargs(run), sparse=sp.issparse(run.train[0]),
             )
 
     def _compile_kwargs(self, run):
@@ -434,7 +438,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         """Network outputs for ``X`` (validated here), as a NumPy array."""
         check_is_fitted(self)
         X = _data.validate_X(self, X, reset=False)
-        x_spec = ((None,) + tuple(self.input_shape_), "float32")
+        x_spec = _engine.predict_spec(self.model_, self.input_shape_)
         return self._serving.predict(self.model_, _engine.as_float(X), x_spec)
 
     # ------------------------------------------------------------------ persistence

@@ -7,6 +7,9 @@ TensorFlow work:
 
 * ``X``: scikit-learn's ``validate_data`` (feature counts and names, NaN/inf,
   dtypes), N-D arrays allowed, and the per-sample shape seen in ``fit``;
+  scipy sparse matrices and arrays (CSR, CSC, COO) stay sparse, as CSR with
+  sorted indices: the engine gathers their rows batch by batch and never
+  densifies the whole matrix;
 * ``y``: pandas' nullable and extension dtypes (``Int64``, ``boolean``,
   ``string``, ``category``) become the NumPy dtype they stand for, so that
   labels come back from ``predict`` in the type they came in;
@@ -21,6 +24,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import column_or_1d, validate_data
 
@@ -58,12 +62,27 @@ def target_to_numpy(y):
     return y
 
 
+SPARSE = ["csr", "csc", "coo"]
+
+
+def as_csr(X):
+    """A scipy sparse ``X`` as CSR with sorted indices; the user's matrix is never modified."""
+    if not sp.issparse(X):
+        return X
+    csr = X.tocsr()
+    if not csr.has_sorted_indices:
+        csr = csr.copy() if csr is X else csr
+        csr.sort_indices()
+    return csr
+
+
 def validate_X(estimator, X, reset):
-    """Validated ``X`` (float32 or float64, N-D allowed); checks the fitted per-sample shape."""
-    X = validate_data(estimator, X, reset=reset, dtype=FLOATS, allow_nd=True, ensure_min_samples=1)
+    """Validated ``X`` (float32 or float64, N-D or sparse allowed); checks the fitted per-sample shape."""
+    X = validate_data(estimator, X, reset=reset, dtype=FLOATS, allow_nd=True, ensure_min_samples=1,
+                      accept_sparse=SPARSE)
     if not reset:
         check_input_shape(estimator, X)
-    return X
+    return as_csr(X)
 
 
 def check_input_shape(estimator, X):
@@ -84,8 +103,9 @@ def validate_fit_data(estimator, X, y, sample_weight, *, reset, classifier):
     """
     X, y = validate_data(
         estimator, X, target_to_numpy(y), reset=reset, dtype=FLOATS, allow_nd=True,
-        multi_output=True, y_numeric=not classifier,
+        multi_output=True, y_numeric=not classifier, accept_sparse=SPARSE,
     )
+    X = as_csr(X)
     if classifier and y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)
     if reset:
@@ -110,8 +130,8 @@ def validate_validation_data(estimator, validation_data, target):
     y_val = np.asarray(target_to_numpy(y_val))
     if y_val.ndim == 2 and y_val.shape[1] == 1 and target.kind not in ("multilabel", "onehot"):
         y_val = y_val.ravel()
-    if len(y_val) != len(X_val):
-        raise ValueError(f"validation_data: X_val has {len(X_val)} samples but y_val has {len(y_val)}.")
+    if len(y_val) != X_val.shape[0]:
+        raise ValueError(f"validation_data: X_val has {X_val.shape[0]} samples but y_val has {len(y_val)}.")
     target.check(y_val)  # unseen labels, wrong width: before any TensorFlow work
     if sw_val is not None:
         sw_val = check_sample_weight(sw_val, X_val)
@@ -124,7 +144,7 @@ def split(X, y, sample_weight, *, test_size, stratify, rng):
     Stratified by ``stratify`` (None: not stratified). When a class has too
     few rows to be stratified, the split is drawn unstratified with a warning.
     """
-    sw = np.ones(len(X)) if sample_weight is None else sample_weight
+    sw = np.ones(X.shape[0]) if sample_weight is None else sample_weight
     try:
         parts = train_test_split(X, y, sw, test_size=test_size, random_state=rng, stratify=stratify)
     except ValueError as exc:

@@ -261,7 +261,7 @@ def _with_seeds(config, seeds):
 
 
 def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwargs=None, meta=None,
-                compile_kwargs=None):
+                compile_kwargs=None, sparse=False):
     """Build a fresh, built ``keras.Model`` from a spec.
 
     Parameters
@@ -283,6 +283,10 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
         ``optimizer``, ``loss`` and ``metrics`` for a callable that takes a
         ``compile_kwargs`` argument (scikeras' convention); sknet compiles the
         network itself whatever the callable does with them.
+    sparse : bool
+        ``X`` is a sparse matrix: a spec that starts with a ``Dense`` layer gets
+        a sparse ``Input`` (sparse-dense matmuls); other first layers get
+        densified batches.
 
     Returns
     -------
@@ -315,7 +319,8 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
     layers = [_deserialize(cfg, i, classes) for i, cfg in enumerate(configs)]
     if kind == "default" or not (layers and is_head(layers[-1], head)):
         layers.append(_deserialize(_with_seeds(_head_config(head), seeds), len(layers)))
-    inputs = keras.Input(shape=tuple(input_shape), name="sknet_input")
+    sparse = sparse and isinstance(layers[0], keras.layers.Dense)
+    inputs = keras.Input(shape=tuple(input_shape), name="sknet_input", sparse=sparse)
     try:  # a Sequential that starts with an Input builds itself
         model = keras.Sequential([inputs] + layers, name="sknet_model")
     except Exception as exc:

@@ -284,7 +284,7 @@ patience, callbacks, warm_start, random_state, verbose, distribute, **kwargs
         check_is_fitted(self)
         submodels = self.__dict__.setdefault("_submodels", _Submodels())  # not in skops files
         model, serving = submodels.get(name, make)
-        x_spec = ((None,) + tuple(model.inputs[0].shape[1:]), "float32")
+        x_spec = _engine.predict_spec(model, model.inputs[0].shape[1:])
         out = serving.predict(model, _engine.as_float(X), x_spec)
         return np.asarray(out, dtype="float64").reshape(len(out), -1)
 
@@ -319,7 +319,7 @@ patience, callbacks, warm_start, random_state, verbose, distribute, **kwargs
         check_is_fitted(self)
         if not self.autoencoder_:
             raise ValueError("inverse_transform needs an autoencoder: fit without y.")
-        X = np.asarray(X, dtype="float64")
+        X = np.asarray(X, dtype="float32")
         if X.ndim != 2 or X.shape[1] != self._n_features_out:
             raise ValueError(f"X must have shape (n_samples, {self._n_features_out}) (the codes); "
                              f"got {X.shape}.")

@@ -2,7 +2,7 @@
 
 Expected failures (also listed in the README):
 
-* ``check_sample_weight_equivalence_on_dense_data``: the check requires that an
+* ``check_sample_weight_equivalence_on_dense_data`` and ``..._on_sparse_data``: the check requires that an
   integer weight ``w`` equals repeating a sample ``w`` times (zero weights
   included: a zero weight equals removing the sample). Mini-batch gradient
   descent sees a different number of batches when rows are repeated, so the
@@ -31,9 +31,12 @@ SAMPLE_WEIGHT_REASON = (
 )
 
 EXPECTED_FAILED_CHECKS = {
-    "NetClassifier": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON},
-    "NetRegressor": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON},
-    "NetTransformer": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON},
+    "NetClassifier": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON,
+                     "check_sample_weight_equivalence_on_sparse_data": SAMPLE_WEIGHT_REASON},
+    "NetRegressor": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON,
+                     "check_sample_weight_equivalence_on_sparse_data": SAMPLE_WEIGHT_REASON},
+    "NetTransformer": {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON,
+                     "check_sample_weight_equivalence_on_sparse_data": SAMPLE_WEIGHT_REASON},
 }
 
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")

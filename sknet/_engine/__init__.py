@@ -7,6 +7,7 @@ module                        concern
 :mod:`._trainer`              the single-device trainer: an epoch per traced call
 :mod:`._loop`                 the epoch loop, callbacks, NaN and interrupt handling
 :mod:`._predict`              prediction without ``model.predict``
+:mod:`._inputs`               dense tensors or sparse rows, batch by batch
 :mod:`._distributed`          the ``tf.distribute`` training loop
 :mod:`._fused`                fused optimizer kernels (SGD, RMSprop, Adam)
 :mod:`._state`                weights and optimizer state between models
@@ -18,10 +19,12 @@ from ._cache import PREDICTORS as _PREDICTORS
 from ._cache import TRAINERS as _TRAINERS
 from ._cache import clear_caches
 from ._distributed import rehome, train_distributed
+from ._inputs import predict_spec
 from ._predict import PREDICT_CHUNK, ServingCache, as_float
 from ._trainer import train
 
 __all__ = [
-    "PREDICT_CHUNK", "ServingCache", "as_float", "clear_caches", "rehome", "train", "train_distributed",
+    "PREDICT_CHUNK", "ServingCache", "as_float", "clear_caches", "predict_spec", "rehome", "train",
+    "train_distributed",
     "_MAX_CACHED", "_PREDICTORS", "_TRAINERS",
 ]

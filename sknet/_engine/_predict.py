@@ -9,29 +9,36 @@ millisecond.
 """
 
 import numpy as np
+import scipy.sparse as sp
 import tensorflow as tf
 
 from . import _cache
+from ._inputs import predict_input
 from ._state import clone_architecture, seeded_build
 
 PREDICT_CHUNK = 8192
 
 
 def as_float(X):
-    """``X`` as a float32 NumPy array (a copy only when the dtype differs)."""
+    """``X`` as float32 (a NumPy array or a CSR matrix; a copy only when the dtype differs)."""
+    if sp.issparse(X):
+        return X.astype("float32", copy=False)
     return np.asarray(X, dtype="float32")
 
 
 def chunked(fn, x):
-    """``fn`` over ``x`` in chunks of at most :data:`PREDICT_CHUNK` rows, as NumPy."""
-    if len(x) == 1:
+    """``fn`` over ``x`` (array or CSR) in chunks of at most :data:`PREDICT_CHUNK` rows, as NumPy."""
+    if x.shape[0] == 1:
         # A one-row matmul takes a matrix-vector kernel whose rounding differs
         # from the matrix-matrix one; two rows keep predictions independent of
         # how a data set is split into calls.
-        return fn(np.repeat(x, 2, axis=0)).numpy()[:1]
-    if len(x) <= PREDICT_CHUNK:
+        two = sp.vstack([x, x], format="csr") if sp.issparse(x) else np.repeat(x, 2, axis=0)
+        return fn(two).numpy()[:1]
+    if x.shape[0] <= PREDICT_CHUNK:
         return fn(x).numpy()
-    return np.concatenate([fn(x[i : i + PREDICT_CHUNK]).numpy() for i in range(0, len(x), PREDICT_CHUNK)])
+    return np.concatenate(
+        [fn(x[i : i + PREDICT_CHUNK]).numpy() for i in range(0, x.shape[0], PREDICT_CHUNK)]
+    )
 
 
 class Predictor:
@@ -49,14 +56,15 @@ class Predictor:
 
         # A closure per predictor: TensorFlow's retracing heuristics count calls
         # per Python function, and each architecture legitimately traces once.
+        self._spec = x_spec
         self._fn = tf.function(
-            forward, input_signature=[weights, others, tf.TensorSpec(*x_spec)], autograph=False
+            forward, input_signature=[weights, others, x_spec], autograph=False
         ).get_concrete_function()
 
     def __call__(self, model, x):
         trainable = [v.value for v in model.trainable_variables]
         others = [v.value for v in model.non_trainable_variables]
-        return chunked(lambda chunk: self._fn(trainable, others, tf.constant(chunk)), x)
+        return chunked(lambda chunk: self._fn(trainable, others, predict_input(chunk, self._spec)), x)
 
 
 def predictor_for(model, x_spec):
@@ -93,13 +101,14 @@ class ServingCache:
         return ServingCache()
 
     def predict(self, model, x, x_spec):
+        """``model``'s outputs for ``x`` (array or CSR); ``x_spec``: :func:`predict_spec`'s signature."""
         self.calls += 1
         if self.dedicated is None and self.calls > self.SERVE_AFTER:
-            fn = tf.function(lambda batch: model(batch, training=False), input_signature=[tf.TensorSpec(*x_spec)])
+            fn = tf.function(lambda batch: model(batch, training=False), input_signature=[x_spec])
             self.dedicated = fn.get_concrete_function()
         if self.dedicated is not None:
             fn = self.dedicated
-            return chunked(lambda chunk: fn(tf.constant(chunk)), x)
+            return chunked(lambda chunk: fn(predict_input(chunk, x_spec)), x)
         if self.shared is None:
             self.shared = predictor_for(model, x_spec)
         return self.shared(model, x)

@@ -43,12 +43,16 @@ def clone_architecture(model):
     never uses. Cloning a shallow stand-in marked uncompiled avoids both
     without touching ``model``.
     """
+    options = {}
+    if getattr(model.inputs[0], "sparse", False):  # clone_model would give the copy a dense Input
+        tensor = keras.Input(batch_shape=model.inputs[0].shape, sparse=True, name=model.inputs[0].name)
+        options["input_tensors"] = tensor if isinstance(model, keras.Sequential) else [tensor]
     if not getattr(model, "compiled", False):
-        return keras.models.clone_model(model)
+        return keras.models.clone_model(model, **options)
     stand_in = object.__new__(type(model))
     stand_in.__dict__.update(model.__dict__)
     stand_in.__dict__["compiled"] = False
-    return keras.models.clone_model(stand_in)
+    return keras.models.clone_model(stand_in, **options)
 
 
 def optimizer_with_state(template, variables, state=None, config=None):

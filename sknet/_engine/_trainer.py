@@ -25,8 +25,8 @@ import tensorflow as tf
 from . import _cache
 from ._backup import epoch_permutation
 from ._fused import fused_update
+from ._inputs import Feed, n_rows, signature, to_tensor
 from ._loop import has_batch_hooks, run_epochs, val_name
-from ._predict import as_float
 from ._state import (
     assign_all,
     clone_architecture,
@@ -76,11 +76,14 @@ class Trainer:
         A model of the target architecture; the trainer builds its own copy.
     optimizer, loss : keras objects (fresh, owned by the trainer)
     metrics : list of keras.metrics.Metric (fresh, owned by the trainer)
-    x_spec, y_spec : (shape, dtype) pairs with a ``None`` batch dimension
+    x_spec : tf.TypeSpec
+        The input signature of ``x`` (:func:`sknet._engine._inputs.signature`).
+    y_spec : (shape, dtype) pair with a ``None`` batch dimension
     """
 
     def __init__(self, model, optimizer, loss, metrics, x_spec, y_spec):
         self.model = clone_architecture(model)
+        self._feed = Feed(self.model)
         self.optimizer = optimizer
         self.loss = loss
         self.model.compile(optimizer=optimizer, loss=loss)
@@ -94,7 +97,7 @@ class Trainer:
         self.val_loss_tracker = keras.metrics.Mean(name="val_loss")
         self.val_metrics = [type(m).from_config(m.get_config()) for m in self.metrics]
         data = [
-            tf.TensorSpec(*x_spec),
+            x_spec,
             tf.TensorSpec(*y_spec),
             tf.TensorSpec((None,), tf.float32),
         ]
@@ -140,7 +143,7 @@ class Trainer:
         def body(i):
             lo = i * batch_size
             idx = perm[lo : tf.minimum(lo + batch_size, n)]
-            self._step(tf.gather(x, idx), tf.gather(y, idx), tf.gather(sw, idx))
+            self._step(self._feed.take(x, idx), tf.gather(y, idx), tf.gather(sw, idx))
             return (i + 1,)
 
         end = tf.while_loop(lambda i: i < stop, body, (start,))[0]
@@ -149,14 +152,14 @@ class Trainer:
 
     def _eval(self, x, y, sw, batch_size):
         """Evaluate on ``(x, y, sw)``; returns the validation metric results."""
-        n = tf.shape(x)[0]
+        n = tf.shape(y)[0]
         trackers = [self.val_loss_tracker] + self.val_metrics
         for metric in trackers:  # ordered before the loop: both touch the metrics' variables
             metric.reset_state()
 
         def body(lo):
             hi = tf.minimum(lo + batch_size, n)
-            xb, yb, swb = x[lo:hi], y[lo:hi], sw[lo:hi]
+            xb, yb, swb = self._feed.rows(x, lo, hi), y[lo:hi], sw[lo:hi]
             pred = self.model(xb, training=False)
             loss = self._total_loss(yb, pred, swb)
             self.val_loss_tracker.update_state(loss, sample_weight=tf.cast(hi - lo, loss.dtype))
@@ -212,7 +215,7 @@ class Trainer:
         history, status : see :func:`run_epochs`
         """
         x, y, sw = data
-        n = int(x.shape[0])
+        n = n_rows(x)
         steps = -(-n // batch_size)
         chunk = steps
         if any(has_batch_hooks(cb) for cb in callbacks if not isinstance(cb, keras.callbacks.BackupAndRestore)):
@@ -246,7 +249,7 @@ class Trainer:
 def as_tensors(X, y, sample_weight):
     """The ``(x, y, sample_weight)`` tensors a :class:`Trainer` consumes."""
     return (
-        tf.constant(as_float(X)),
+        to_tensor(X),
         tf.constant(np.asarray(y, dtype="float32")),
         tf.constant(np.asarray(sample_weight, dtype="float32")),
     )
@@ -281,7 +284,7 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
     """
     data = as_tensors(*data)
     validation = None if validation is None else as_tensors(*validation)
-    x_spec, y_spec = _spec_of(data[0]), _spec_of(data[1])
+    x_spec, y_spec = signature(data[0]), _spec_of(data[1])
     key = (
         _cache.model_signature(model, x_spec),
         y_spec,

@@ -1,0 +1,89 @@
+"""How ``X`` reaches the network: dense tensors, or the rows of a sparse matrix batch by batch.
+
+A dense ``X`` is one float32 tensor; a training batch is gathered from it
+inside the traced epoch. A scipy CSR matrix (``sknet._data`` turns CSC and
+COO into CSR) becomes two ragged tensors, its values and its column indices
+row by row, so that the same traced epoch gathers a batch's rows and builds
+a ``tf.SparseTensor`` of ``batch_size`` rows: the whole matrix is never
+densified. A network whose ``Input`` is sparse (sknet makes it so when the
+spec starts with a ``Dense`` layer: a sparse-dense matmul, as
+``keras.Input(sparse=True)`` does) consumes the sparse batch; any other
+first layer gets the batch densified, one batch at a time.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import tensorflow as tf
+
+_VALUES = tf.RaggedTensorSpec([None, None], tf.float32, ragged_rank=1, row_splits_dtype=tf.int64)
+_COLUMNS = tf.RaggedTensorSpec([None, None], tf.int64, ragged_rank=1, row_splits_dtype=tf.int64)
+
+
+def to_tensor(X):
+    """``X`` for a trainer: a float32 tensor, or ``(values, columns)`` ragged rows of a CSR matrix."""
+    if not sp.issparse(X):
+        return tf.constant(np.asarray(X, dtype="float32"))
+    splits = tf.constant(X.indptr.astype("int64"))
+    values = tf.RaggedTensor.from_row_splits(tf.constant(X.data.astype("float32")), splits, validate=False)
+    columns = tf.RaggedTensor.from_row_splits(tf.constant(X.indices.astype("int64")), splits, validate=False)
+    return values, columns
+
+
+def signature(x):
+    """The ``tf.function`` input signature of what :func:`to_tensor` returned (a cache-key part)."""
+    if isinstance(x, tuple):
+        return _VALUES, _COLUMNS
+    return tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype)
+
+
+def n_rows(x):
+    return int(x[0].nrows()) if isinstance(x, tuple) else int(x.shape[0])
+
+
+def sparse_input(model):
+    """Whether ``model`` takes ``tf.SparseTensor`` input (``keras.Input(sparse=True)``)."""
+    return bool(getattr(model.inputs[0], "sparse", False))
+
+
+class Feed:
+    """Batches of ``x`` in the form ``model`` takes (inside traced functions)."""
+
+    def __init__(self, model):
+        self.sparse = sparse_input(model)
+        self.n_features = int(model.inputs[0].shape[-1])
+
+    def _batch(self, values, columns):
+        indices = tf.stack([values.value_rowids(), columns.flat_values], axis=1)
+        shape = tf.stack([values.nrows(), tf.constant(self.n_features, tf.int64)])
+        batch = tf.SparseTensor(indices, values.flat_values, shape)
+        return batch if self.sparse else tf.sparse.to_dense(batch)
+
+    def take(self, x, idx):
+        """Rows ``idx`` of ``x``."""
+        if isinstance(x, tuple):
+            return self._batch(tf.gather(x[0], idx), tf.gather(x[1], idx))
+        return tf.gather(x, idx)
+
+    def rows(self, x, lo, hi):
+        """Rows ``lo:hi`` of ``x``."""
+        if isinstance(x, tuple):
+            return self._batch(x[0][lo:hi], x[1][lo:hi])
+        return x[lo:hi]
+
+
+def predict_spec(model, input_shape):
+    """The input signature of a traced prediction function for ``model``."""
+    if sparse_input(model):
+        return tf.SparseTensorSpec((None,) + tuple(input_shape), tf.float32)
+    return tf.TensorSpec((None,) + tuple(input_shape), tf.float32)
+
+
+def predict_input(chunk, spec):
+    """A host chunk of rows (array or CSR) as the tensor ``spec`` describes."""
+    if isinstance(spec, tf.SparseTensorSpec):
+        coo = sp.coo_matrix(chunk)  # a dense chunk for a sparse-input network: one chunk at a time
+        indices = np.stack([coo.row, coo.col], axis=1).astype("int64")
+        return tf.SparseTensor(indices, coo.data.astype("float32"), coo.shape)
+    if sp.issparse(chunk):
+        chunk = chunk.toarray()  # one chunk at a time, never the whole matrix
+    return tf.constant(np.asarray(chunk, dtype="float32"))
