@@ -64,6 +64,7 @@ import numpy as np
 
 from ._classifier import NetClassifier
 from ._regressor import NetRegressor
+from ._transformer import NetTransformer
 
 __all__ = ["to_onnx", "network_to_onnx", "TF2ONNX_MAX_OPSET"]
 
@@ -289,23 +290,21 @@ def _classifier_converter(scope, operator, container):
               to=proto_type)
 
 
-def _regressor_shape(operator):
-    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
-    n = operator.inputs[0].get_first_dimension()
-    out_type = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
-    operator.outputs[0].type = out_type([n, operator.raw_operator.n_outputs_])
+def _float_output_shape(width):
+    """A shape calculator for one float output of ``width(estimator)`` columns, in the input's float type."""
+
+    def shape(operator):
+        check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+        n = operator.inputs[0].get_first_dimension()
+        out_type = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
+        operator.outputs[0].type = out_type([n, width(operator.raw_operator)])
+
+    return shape
 
 
 def _regressor_converter(scope, operator, container):
     out, proto_type = _network_output(scope, operator, container)
     _node(scope, container, "Cast", [out], "variable", outputs=operator.outputs[0].full_name, to=proto_type)
-
-
-def _transformer_shape(operator):
-    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
-    n = operator.inputs[0].get_first_dimension()
-    out_type = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
-    operator.outputs[0].type = out_type([n, operator.raw_operator._n_features_out])
 
 
 def _transformer_converter(scope, operator, container):
@@ -327,12 +326,10 @@ def register():
     """Register sknet's converters with skl2onnx (done on ``import sknet.onnx``; calling again is harmless)."""
     update_registered_converter(NetClassifier, "SknetNetClassifier", _classifier_shape, _classifier_converter,
                                 options=_CLASSIFIER_OPTIONS)
-    update_registered_converter(NetRegressor, "SknetNetRegressor", _regressor_shape, _regressor_converter)
-    try:
-        from . import NetTransformer
-    except ImportError:  # pragma: no cover - sknet versions without NetTransformer
-        return
-    update_registered_converter(NetTransformer, "SknetNetTransformer", _transformer_shape, _transformer_converter)
+    update_registered_converter(NetRegressor, "SknetNetRegressor",
+                                _float_output_shape(lambda est: est.n_outputs_), _regressor_converter)
+    update_registered_converter(NetTransformer, "SknetNetTransformer",
+                                _float_output_shape(lambda est: est._n_features_out), _transformer_converter)
 
 
 register()
