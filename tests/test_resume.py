@@ -29,10 +29,23 @@ X, y = load_digits(return_X_y=True)
 X, y = (X[:600] / 16).astype("float32"), y[:600]
 
 
+# Early stopping: killed after its best epoch (9) with patience left, so the resumed fit must carry
+# EarlyStopping's best value, patience counter and best weights to stop where the reference does.
+KILL_AT = 11 if case == "early_stopping" else 3
+
+
 class Kill(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 3:
+        if epoch == KILL_AT:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+EPOCHS_RUN = []
+
+
+class Record(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        EPOCHS_RUN.append(epoch)
 
 
 def estimator(callbacks):
@@ -55,7 +68,7 @@ if mode == "base":  # the fitted estimator a warm start continues from
 elif mode == "kill":
     estimator([keras.callbacks.BackupAndRestore(backup_dir), Kill()]).fit(X, y)
 else:
-    resumed = estimator([keras.callbacks.BackupAndRestore(backup_dir)]).fit(X, y)
+    resumed = estimator([keras.callbacks.BackupAndRestore(backup_dir), Record()]).fit(X, y)
     reference = estimator(None).fit(X, y)
     print("RESULT" + json.dumps({
         "max_diff": float(np.abs(resumed.predict_proba(X) - reference.predict_proba(X)).max()),
@@ -63,6 +76,7 @@ else:
         "reference_history": {k: v for k, v in reference.history_.items()},
         "n_iter": [resumed.n_iter_, reference.n_iter_],
         "backup_left": os.path.exists(backup_dir),
+        "epochs_run": EPOCHS_RUN,
     }))
 """
 
@@ -79,13 +93,15 @@ def test_a_killed_fit_resumes_to_the_uninterrupted_result(tmp_path, case):
         assert _run(case, "base", tmp_path).returncode == 0
     killed = _run(case, "kill", tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert os.path.exists(tmp_path / "backup" / "sknet_backup.npz")  # written after epochs 0..2
+    assert os.path.exists(tmp_path / "backup" / "sknet_backup.npz")  # written after every completed epoch
     out = _run(case, "resume", tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.split("RESULT", 1)[1])
+    kill_at = 11 if case == "early_stopping" else 3  # killed in that epoch, before its backup
+    assert result["epochs_run"][0] == kill_at  # it continued after the last completed epoch, not from 0
     assert result["max_diff"] <= 1e-6
     assert result["history"] == result["reference_history"]  # the epochs before the kill included
     assert result["n_iter"][0] == result["n_iter"][1]
     assert not result["backup_left"]  # deleted once the fit completed, as Keras does
     if case == "early_stopping":
-        assert 4 < result["n_iter"][0] < 40  # it stopped early, after the kill
+        assert 12 < result["n_iter"][0] < 40  # it stopped early, after the kill
