@@ -14,44 +14,17 @@ user passed are never built, trained, mutated or shared between clones.
 
 import copy
 import inspect
-import random
 import re
-import threading
-from contextlib import contextmanager
 
 import keras
 import numpy as np
+
+from ._seeds import seeded_python_random, with_seeds
 
 DEFAULT_HIDDEN_UNITS = 100
 
 # Keys of a layer config that pin an input shape; sknet infers the input from X.
 _INPUT_SHAPE_KEYS = ("batch_input_shape", "batch_shape", "input_shape", "input_dim")
-
-# Keras draws its default seeds (initializers, dropout) from Python's ``random``
-# module. A seeded build swaps that state for ours and puts the user's back.
-_SEED_LOCK = threading.RLock()
-
-
-@contextmanager
-def seeded_python_random(seed):
-    """Run the body with Python's global RNG seeded, then restore the user's state.
-
-    Parameters
-    ----------
-    seed : int or None
-        ``None`` leaves the global RNG alone (fresh, unseeded randomness).
-    """
-    if seed is None:
-        yield
-        return
-    with _SEED_LOCK:
-        state = random.getstate()
-        random.seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(state)
-
 
 def default_layers():
     """Return the default hidden layers (a list of layer instances)."""
@@ -242,21 +215,6 @@ def _head_config(head):
     }}
 
 
-def _with_seeds(config, seeds):
-    """``config`` with every ``seed`` it leaves to chance (``None``) drawn from ``seeds``.
-
-    Keras draws such seeds from Python's global ``random`` when a layer or an
-    initializer is created; explicit seeds make a build independent of any
-    other thread's use of ``random`` (and of the order layers are created in).
-    """
-    if isinstance(config, dict):
-        return {key: int(seeds.randint(1, 2**31 - 1)) if key == "seed" and value is None
-                else _with_seeds(value, seeds) for key, value in config.items()}
-    if isinstance(config, list):
-        return [_with_seeds(value, seeds) for value in config]
-    return config
-
-
 # --------------------------------------------------------------------------- building
 
 
@@ -315,10 +273,10 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
     classes = custom_objects(spec)
     configs = apply_layer_params(layer_configs(spec), layer_params or {}, classes)
     seeds = np.random.RandomState(seed)
-    configs = [_with_seeds(cfg, seeds) for cfg in _stable_names(configs)]
+    configs = [with_seeds(cfg, seeds) for cfg in _stable_names(configs)]
     layers = [_deserialize(cfg, i, classes) for i, cfg in enumerate(configs)]
     if kind == "default" or not (layers and is_head(layers[-1], head)):
-        layers.append(_deserialize(_with_seeds(_head_config(head), seeds), len(layers)))
+        layers.append(_deserialize(with_seeds(_head_config(head), seeds), len(layers)))
     sparse = sparse and isinstance(layers[0], keras.layers.Dense)
     inputs = keras.Input(shape=tuple(input_shape), name="sknet_input", sparse=sparse)
     try:  # a Sequential that starts with an Input builds itself

@@ -6,7 +6,7 @@ between the estimator's ``model_`` and the cached working models.
 
 import keras
 
-from .._spec import seeded_python_random
+from .._seeds import seeded_python_random
 
 
 def state_variables(model):
