@@ -98,15 +98,26 @@ def test_constraints_are_applied_after_the_fused_update():
     np.testing.assert_allclose(fused_vars[0].numpy(), keras_vars[0].numpy(), rtol=1e-6)
 
 
-def test_sparse_gradients_fall_back_to_keras_update():
-    variables = _variables(0)
-    optimizer = keras.optimizers.Adam()
-    optimizer.build(variables)
-    fused = fused_update(optimizer, variables)
-    sparse = tf.IndexedSlices(tf.ones((1, 3)), tf.constant([2]), tf.constant([5, 3]))
-    assert not fused._fusable([sparse, tf.ones(3)], variables)
-    fused([sparse, tf.ones(3)], variables)  # eager: Keras' own apply handles it
-    assert int(optimizer.iterations.numpy()) == 1
+@pytest.mark.parametrize("name", sorted(FUSED))
+def test_sparse_gradients_take_the_fused_kernel_with_keras_dense_semantics(name):
+    """IndexedSlices (a sparse-input network's first layer) are densified: the same update as Keras'."""
+    results = []
+    for fused_path in (True, False):
+        variables = _variables(0)
+        optimizer = FUSED[name]()
+        optimizer.build(variables)
+        apply = optimizer.apply
+        if fused_path:
+            apply = fused_update(optimizer, variables)
+            optimizer.apply = lambda *a, **k: pytest.fail("fell back to Keras' update")  # the kernel must run
+        for step in range(3):  # rows touched at one step and not the next: their moments still decay
+            rows = [0, 2] if step % 2 == 0 else [1]
+            sparse = tf.IndexedSlices(tf.ones((len(rows), 3)) * (step + 1), tf.constant(rows), tf.constant([5, 3]))
+            apply([sparse, tf.ones(3)], variables)
+        results.append([v.numpy() for v in variables])
+        assert int(optimizer.iterations.numpy()) == 3
+    for ours, theirs in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
 KERNELS = ["ResourceApplyGradientDescent", "ResourceApplyKerasMomentum", "ResourceApplyRMSProp",

@@ -13,8 +13,12 @@ Keras optimizer adds around ``update_step`` and the kernel would skip is
 either reproduced here (learning-rate schedules, the iteration counter,
 variable constraints) or sends the step back to ``optimizer.apply``:
 gradient clipping, weight decay, EMA, gradient accumulation, loss scaling,
-sparse (``IndexedSlices``) or missing gradients, non-float32/64 variables and
+missing gradients, non-float32/64 variables and
 subclasses of the Keras optimizers (they may override ``update_step``).
+Sparse (``IndexedSlices``) gradients, which a sparse-input network's first
+``Dense`` layer produces, are densified first: Keras' own update gives them
+the same dense semantics (every row's moments decay on every step), and one
+fused pass over the variable is far cheaper than Keras' chain of operations.
 
 The optimizer's own slot variables (``velocity``, ``momentum``...) are the
 kernels' state, so warm starts, pickles and ``model_.optimizer`` see the same
@@ -79,7 +83,10 @@ class FusedUpdate:
         )
 
     def __call__(self, grads, variables):
-        grads, variables = list(grads), list(variables)
+        # A sparse gradient (the first Dense layer of a sparse-input network) is densified: Keras'
+        # own update gives IndexedSlices the same dense semantics (every row's moments decay).
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        variables = list(variables)
         if not self._fusable(grads, variables):
             return self.optimizer.apply(grads, variables)
         optimizer = self.optimizer
