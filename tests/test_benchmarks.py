@@ -22,6 +22,7 @@ TITLES = {
     "bench_mnist_mlp": "### MNIST-shaped MLP",
     "bench_predict": "### Inference (tutorial MLP)",
     "bench_onnx": "### ONNX serving (tutorial MLP pipeline)",
+    "bench_sparse": "### Sparse input (TF-IDF-shaped CSR)",
     "bench_memory": "### Memory over",
     "bench_njobs": "### GridSearchCV",
     "bench_soak": "### Soak:",
@@ -52,6 +53,10 @@ ROWS = {
         (r"one-row predict in onnxruntime \(median\)", "skl2onnx MLPClassifier pipeline", "(info)"),
         (r"[\d,]+-row predict in onnxruntime: rows/s", "sknet pipeline.predict", ">= 1.0"),
         (r"[\d,]+-row predict in onnxruntime: rows/s", "skl2onnx MLPClassifier pipeline", "(info)"),
+    ],
+    "bench_sparse": [
+        (r"fit, [\d,]+ x 200,000 CSR, 2 epochs", "Keras model.fit (sparse Input)", "<= 0.7"),
+        (r"peak anonymous RSS growth during the fit", "Keras model.fit (sparse Input)", "<= 600 MB"),
     ],
     "bench_memory": [(r"RSS growth, fits 10\.\.\d+", "Keras model.fit loop", "<= 100 MB")],
     "bench_njobs": [

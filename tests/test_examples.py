@@ -69,3 +69,10 @@ def test_demo_writes_learning_curves(monkeypatch, capsys, tmp_path):
     run_example("demo.py", ["--epochs", "2", "--out", str(png)], monkeypatch)
     out = capsys.readouterr().out
     assert "5-fold CV accuracy" in out and png.stat().st_size > 1000
+
+
+def test_text_classification_example(monkeypatch, capsys):
+    run_example("text_classification.py", ["--epochs", "3", "--docs", "300"], monkeypatch)
+    out = capsys.readouterr().out
+    assert "csr_matrix" in out or "csr_array" in out  # what the pipeline hands the network is sparse
+    assert float(out.split("Test accuracy of the best pipeline:")[1].split()[0]) > 0.6  # chance is 1/3
