@@ -55,6 +55,7 @@ class _Run:
     train: tuple  # (X, y, weights)
     validation: tuple | None  # (X_val, y_val, weights_val)
     meta: dict
+    callbacks: list  # fresh copies owned by this fit
 
 
 class BaseNet(BaseEstimator, metaclass=ABCMeta):
@@ -309,7 +310,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
         nested = _nested.split(self._nested_params())  # checked by _more_validate_params
         optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])
-        _params.fresh_callbacks(self.callbacks)  # bad callbacks: before any training
+        callbacks = self._callbacks(has_validation=validation_data is not None or bool(self.validation_split))
         X, y, sample_weight = _data.validate_fit_data(
             self, X, y, sample_weight, reset=reset, classifier=self._classification(y)
         )
@@ -335,7 +336,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             w_val = _data.weights(len(y_val), sw_val, self._class_weights(target, y_val))
             validation = _data.drop_zero_weights(X_val, y_val, w_val)
         return _Run(reset, strategy, nested, optimizer, target, seed, shuffle_rng, train, validation,
-                    self._meta(target) if reset else {})
+                    self._meta(target) if reset else {}, callbacks)
 
     def _meta(self, target):
         """What a callable spec learns about the data: fitted-attribute names and values."""
@@ -367,7 +368,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             return _spec.build_model(
                 self._network_spec(), run.train[0].shape[1:], run.target.head, seed=run.seed,
                 layer_params=run.nested["layers"], model_kwargs=run.nested["model"], meta=run.meta,
-                compile_kwargs=self._compile_kwargs(run), sparse=sp.issparse(run.train[0]),
+                compile_kwargs=self._compile_kwargs(run) if _spec.spec_kind(self.layers) == "callable" else None,
+                sparse=sp.issparse(run.train[0]),
             )
 
     def _compile_kwargs(self, run):
@@ -400,7 +402,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         return train(
             model, data, optimizer=run.optimizer, loss=loss, metrics=metrics,
             continue_optimizer=not run.reset, epochs=epochs, batch_size=self.batch_size, rng=run.rng,
-            callbacks=self._callbacks(has_validation=validation is not None), verbose=self.verbose,
+            callbacks=run.callbacks, verbose=self.verbose,
             validation=validation, **options,
         )
 
