@@ -79,6 +79,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, 2, closed="both")],
         "distribute": [StrOptions({"mirrored"}), tf.distribute.Strategy, callable, None],
+        "dtype_policy": [str, keras.DTypePolicy],
+        "stream": [StrOptions({"auto"}), "boolean"],
     }
 
     def __init__(
@@ -98,6 +100,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         random_state=None,
         verbose=0,
         distribute=None,
+        dtype_policy="float32",
+        stream="auto",
         **kwargs,
     ):
         self.layers = layers
@@ -114,6 +118,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         self.random_state = random_state
         self.verbose = verbose
         self.distribute = distribute
+        self.dtype_policy = dtype_policy
+        self.stream = stream
         for key, value in kwargs.items():
             setattr(self, key, value)
 
@@ -369,7 +375,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 self._network_spec(), run.train[0].shape[1:], run.target.head, seed=run.seed,
                 layer_params=run.nested["layers"], model_kwargs=run.nested["model"], meta=run.meta,
                 compile_kwargs=self._compile_kwargs(run) if _spec.spec_kind(self.layers) == "callable" else None,
-                sparse=sp.issparse(run.train[0]),
+                sparse=sp.issparse(run.train[0]), dtype_policy=self.dtype_policy,
             )
 
     def _compile_kwargs(self, run):

@@ -169,6 +169,8 @@ class NetClassifier(ClassifierMixin, BaseNet):
         random_state=None,
         verbose=0,
         distribute=None,
+        dtype_policy="float32",
+        stream="auto",
         **kwargs,
     ):
         super().__init__(
@@ -186,6 +188,8 @@ class NetClassifier(ClassifierMixin, BaseNet):
             random_state=random_state,
             verbose=verbose,
             distribute=distribute,
+            dtype_policy=dtype_policy,
+            stream=stream,
             **kwargs,
         )
         self.class_weight = class_weight

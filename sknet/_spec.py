@@ -219,7 +219,7 @@ def _head_config(head):
 
 
 def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwargs=None, meta=None,
-                compile_kwargs=None, sparse=False):
+                compile_kwargs=None, sparse=False, dtype_policy="float32"):
     """Build a fresh, built ``keras.Model`` from a spec.
 
     Parameters

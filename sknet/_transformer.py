@@ -98,7 +98,7 @@ class NetTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNet)
         or the encoder's last layer (autoencoder); for a callable spec, the
         layer before the output layer.
     optimizer, loss, metrics, epochs, batch_size, validation_split, early_stopping, \
-patience, callbacks, warm_start, random_state, verbose, distribute, **kwargs
+patience, callbacks, warm_start, random_state, verbose, distribute, dtype_policy, stream, **kwargs
         As for :class:`NetClassifier`; ``loss=None`` infers the loss from
         ``y`` (mean squared error for the autoencoder).
 
@@ -159,13 +159,15 @@ patience, callbacks, warm_start, random_state, verbose, distribute, **kwargs
         random_state=None,
         verbose=0,
         distribute=None,
+        dtype_policy="float32",
+        stream="auto",
         **kwargs,
     ):
         super().__init__(
             layers, optimizer=optimizer, loss=loss, metrics=metrics, epochs=epochs, batch_size=batch_size,
             validation_split=validation_split, early_stopping=early_stopping, patience=patience,
             callbacks=callbacks, warm_start=warm_start, random_state=random_state, verbose=verbose,
-            distribute=distribute, **kwargs,
+            distribute=distribute, dtype_policy=dtype_policy, stream=stream, **kwargs,
         )
         self.decoder = decoder
         self.transform_layer = transform_layer

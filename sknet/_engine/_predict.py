@@ -52,7 +52,7 @@ class Predictor:
 
         def forward(trainable, non_trainable, x):
             out, _ = template.stateless_call(trainable, non_trainable, x, training=False)
-            return out
+            return tf.cast(out, tf.float32)  # a reduced-precision network's outputs come back as float32
 
         # A closure per predictor: TensorFlow's retracing heuristics count calls
         # per Python function, and each architecture legitimately traces once.
@@ -104,7 +104,8 @@ class ServingCache:
         """``model``'s outputs for ``x`` (array or CSR); ``x_spec``: :func:`predict_spec`'s signature."""
         self.calls += 1
         if self.dedicated is None and self.calls > self.SERVE_AFTER:
-            fn = tf.function(lambda batch: model(batch, training=False), input_signature=[x_spec])
+            fn = tf.function(lambda batch: tf.cast(model(batch, training=False), tf.float32),
+                             input_signature=[x_spec])
             self.dedicated = fn.get_concrete_function()
         if self.dedicated is not None:
             fn = self.dedicated
