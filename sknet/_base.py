@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _data, _engine, _nested, _parallel, _params, _persist, _spec
+from . import _data, _engine, _nested, _parallel, _params, _persist, _spec, _stream
 from ._compat import Interval, StrOptions, _fit_context
 from ._encoding import default_loss
 from ._history import History
@@ -322,6 +322,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         )
         if strategy is not None and sp.issparse(X):
             raise ValueError("distribute= trains on dense X; densify it (X.toarray()) or train without distribute.")
+        if strategy is not None and isinstance(X, _stream.Rows):
+            raise ValueError("distribute= trains on X in memory; an out-of-core X streams on one device only "
+                             "(set stream=False to load it).")
         target = self._make_target().fit(y, classes) if reset else self.target_
         if not reset:
             target.check(y)  # unseen labels, other output count

@@ -11,6 +11,7 @@ what                                          used for                    versio
 ``sklearn.base._fit_context``                ``fit`` decorators          scikit-learn >= 1.3
 ``sklearn.utils.validation._check_sample_weight``                        scikit-learn >= 1.6
   with ``ensure_non_negative``               weight validation           (renamed in 1.6)
+``sklearn.utils.validation._check_y``        ``y`` of a streamed ``X``   scikit-learn >= 1.0
 ``keras.src.losses.ALL_OBJECTS_DICT``        every loss name and alias   Keras >= 3.0
 ``optimizer._get_variable_index``, slot      fused optimizer kernels     Keras >= 3.4
   lists (``_momentums``, ``_velocities``,
@@ -22,6 +23,7 @@ import numpy as np
 from sklearn.base import _fit_context  # noqa: F401  (re-exported)
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions  # noqa: F401
 from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_y as check_y  # noqa: F401  (re-exported)
 
 
 def check_sample_weight(sample_weight, X):

@@ -10,6 +10,8 @@ TensorFlow work:
   scipy sparse matrices and arrays (CSR, CSC, COO) stay sparse, as CSR with
   sorted indices: the engine gathers their rows batch by batch and never
   densifies the whole matrix;
+* an out-of-core ``X`` (``np.memmap``, h5py, zarr; see :mod:`sknet._stream`)
+  is checked without a copy and stays on disk, as :class:`sknet._stream.Rows`;
 * ``y``: pandas' nullable and extension dtypes (``Int64``, ``boolean``,
   ``string``, ``category``) become the NumPy dtype they stand for, so that
   labels come back from ``predict`` in the type they came in;
@@ -26,9 +28,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
-from ._compat import check_sample_weight
+from . import _stream
+from ._compat import check_sample_weight, check_y
 
 FLOATS = [np.float32, np.float64]
 
@@ -77,12 +80,38 @@ def as_csr(X):
 
 
 def validate_X(estimator, X, reset):
-    """Validated ``X`` (float32 or float64, N-D or sparse allowed); checks the fitted per-sample shape."""
-    X = validate_data(estimator, X, reset=reset, dtype=FLOATS, allow_nd=True, ensure_min_samples=1,
-                      accept_sparse=SPARSE)
+    """Validated ``X`` (float32 or float64, N-D or sparse allowed); checks the fitted per-sample shape.
+
+    An ``X`` that streams (:func:`sknet._stream.should_stream`) comes back as
+    :class:`sknet._stream.Rows`.
+    """
+    if _stream.should_stream(X, getattr(estimator, "stream", "auto")):
+        X = _validate_streamed(estimator, X, reset)
+    else:
+        X = validate_data(estimator, X, reset=reset, dtype=FLOATS, allow_nd=True, ensure_min_samples=1,
+                          accept_sparse=SPARSE)
     if not reset:
         check_input_shape(estimator, X)
     return as_csr(X)
+
+
+def _validate_streamed(estimator, X, reset):
+    """``X`` as :class:`sknet._stream.Rows`, validated without reading it whole.
+
+    An out-of-core ``X`` gets the checks that need no copy (numeric dtype,
+    dimensions, feature count, through scikit-learn's ``validate_data``); an
+    in-memory ``X`` with ``stream=True`` gets scikit-learn's full validation
+    first (feature names of a DataFrame included).
+    """
+    if isinstance(X, _stream.Rows):
+        return X
+    if not _stream.is_out_of_core(X):
+        X = validate_data(estimator, X, reset=reset, dtype=FLOATS, allow_nd=True, ensure_min_samples=1)
+        return _stream.Rows(X)
+    _stream.check_streamable(X)
+    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    _stream.check_finite(X)  # before any TensorFlow work: one read, block by block
+    return _stream.Rows(X)
 
 
 def check_input_shape(estimator, X):
@@ -101,11 +130,16 @@ def validate_fit_data(estimator, X, y, sample_weight, *, reset, classifier):
     ``input_shape_`` on the estimator (the fit skeleton restores them if the
     fit fails later).
     """
-    X, y = validate_data(
-        estimator, X, target_to_numpy(y), reset=reset, dtype=FLOATS, allow_nd=True,
-        multi_output=True, y_numeric=not classifier, accept_sparse=SPARSE,
-    )
-    X = as_csr(X)
+    if _stream.should_stream(X, getattr(estimator, "stream", "auto")):
+        X = _validate_streamed(estimator, X, reset)
+        y = check_y(target_to_numpy(y), multi_output=True, y_numeric=not classifier, estimator=estimator)
+        check_consistent_length(X, y)
+    else:
+        X, y = validate_data(
+            estimator, X, target_to_numpy(y), reset=reset, dtype=FLOATS, allow_nd=True,
+            multi_output=True, y_numeric=not classifier, accept_sparse=SPARSE,
+        )
+        X = as_csr(X)
     if classifier and y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)
     if reset:

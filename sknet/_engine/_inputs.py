@@ -9,18 +9,29 @@ densified. A network whose ``Input`` is sparse (sknet makes it so when the
 spec starts with a ``Dense`` layer: a sparse-dense matmul, as
 ``keras.Input(sparse=True)`` does) consumes the sparse batch; any other
 first layer gets the batch densified, one batch at a time.
+
+An out-of-core ``X`` (:class:`sknet._stream.Rows`) stays on the host: the
+trainer takes it block by block (:func:`blocks`), each block a dense tensor
+of a whole number of batches.
 """
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
+
+from .._stream import Rows, block_rows
 
 _VALUES = tf.RaggedTensorSpec([None, None], tf.float32, ragged_rank=1, row_splits_dtype=tf.int64)
 _COLUMNS = tf.RaggedTensorSpec([None, None], tf.int64, ragged_rank=1, row_splits_dtype=tf.int64)
 
 
 def to_tensor(X):
-    """``X`` for a trainer: a float32 tensor, or ``(values, columns)`` ragged rows of a CSR matrix."""
+    """``X`` for a trainer: a float32 tensor, ``(values, columns)`` ragged rows of a CSR matrix, or
+    out-of-core :class:`sknet._stream.Rows` as they are (read block by block while training)."""
+    if isinstance(X, Rows):
+        return X
     if not sp.issparse(X):
         return tf.constant(np.asarray(X, dtype="float32"))
     splits = tf.constant(X.indptr.astype("int64"))
@@ -33,11 +44,36 @@ def signature(x):
     """The ``tf.function`` input signature of what :func:`to_tensor` returned (a cache-key part)."""
     if isinstance(x, tuple):
         return _VALUES, _COLUMNS
-    return tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype)
+    return tf.TensorSpec((None,) + tuple(x.shape[1:]), tf.float32 if isinstance(x, Rows) else x.dtype)
 
 
 def n_rows(x):
     return int(x[0].nrows()) if isinstance(x, tuple) else int(x.shape[0])
+
+
+def blocks(x, y, sw, order, batch_size):
+    """``(x, y, sw, local_order)`` tensors of each block of rows ``order`` of ``x`` (host-side rows).
+
+    In-memory ``x`` is one block: the tensors and ``order`` itself. Out-of-core
+    :class:`sknet._stream.Rows` are read block by block in ``order``, a whole
+    number of batches per block, the next block read in a background thread
+    while the network trains on the current one; each block's ``local_order``
+    is ``range(len(block))``, so that its batches hold the same rows, in the
+    same order, as the in-memory path's.
+    """
+    if not isinstance(x, Rows):
+        yield x, y, sw, tf.constant(order)
+        return
+    size = block_rows(x, batch_size)
+    parts = [order[lo : lo + size] for lo in range(0, len(order), size)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(x.read, parts[0])
+        for k, rows in enumerate(parts):
+            host = pending.result()
+            if k + 1 < len(parts):
+                pending = pool.submit(x.read, parts[k + 1])
+            idx = tf.constant(rows)
+            yield tf.constant(host), tf.gather(y, idx), tf.gather(sw, idx), tf.range(len(rows), dtype=tf.int32)
 
 
 def sparse_input(model):

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
+from .._stream import Rows
 from . import _cache
 from ._inputs import predict_input
 from ._state import clone_architecture, seeded_build
@@ -20,7 +21,13 @@ PREDICT_CHUNK = 8192
 
 
 def as_float(X):
-    """``X`` as float32 (a NumPy array or a CSR matrix; a copy only when the dtype differs)."""
+    """``X`` as float32 (a NumPy array or a CSR matrix; a copy only when the dtype differs).
+
+    Out-of-core :class:`sknet._stream.Rows` stay as they are: :func:`chunked`
+    reads them chunk by chunk.
+    """
+    if isinstance(X, Rows):
+        return X
     if sp.issparse(X):
         return X.astype("float32", copy=False)
     return np.asarray(X, dtype="float32")

@@ -25,7 +25,7 @@ import tensorflow as tf
 from . import _cache
 from ._backup import epoch_permutation
 from ._fused import fused_update
-from ._inputs import Feed, n_rows, signature, to_tensor
+from ._inputs import Feed, blocks, n_rows, signature, to_tensor
 from ._loop import has_batch_hooks, run_epochs, val_name
 from ._state import (
     assign_all,
@@ -102,12 +102,14 @@ class Trainer:
             tf.TensorSpec((None,), tf.float32),
         ]
         scalar = tf.TensorSpec((), tf.int32)
+        flag = tf.TensorSpec((), tf.bool)
         # Closures, not bound methods: TensorFlow's retracing heuristics count
         # traces per Python function, and each trainer legitimately traces once.
         self._run_steps = _Traced(
-            lambda *args: self._steps(*args), data + [tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar]
+            lambda *args: self._steps(*args),
+            data + [tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar, flag],
         )
-        self._evaluate = _Traced(lambda *args: self._eval(*args), data + [scalar])
+        self._evaluate = _Traced(lambda *args: self._eval(*args), data + [scalar, flag])
 
     # -- traced bodies ------------------------------------------------------
 
@@ -131,14 +133,14 @@ class Trainer:
         for metric in self.metrics:
             metric.update_state(y, pred)
 
-    def _steps(self, x, y, sw, perm, batch_size, start, stop):
-        """Steps ``start`` to ``stop`` of an epoch; returns the epoch's metric results so far.
+    def _steps(self, x, y, sw, perm, batch_size, start, stop, reset):
+        """Steps ``start`` to ``stop`` over rows ``perm`` of ``x``; returns the epoch's metric results so far.
 
-        The first chunk of an epoch (``start == 0``) resets the metrics in the graph.
+        The first call of an epoch (``reset``) resets the metrics in the graph.
         """
         n = tf.shape(perm)[0]
         trackers = [self.loss_tracker] + self.metrics
-        start = _reset_if(tf.equal(start, 0), trackers, start)
+        start = _reset_if(reset, trackers, start)
 
         def body(i):
             lo = i * batch_size
@@ -150,12 +152,12 @@ class Trainer:
         with tf.control_dependencies([end]):
             return [m.result() for m in trackers]
 
-    def _eval(self, x, y, sw, batch_size):
-        """Evaluate on ``(x, y, sw)``; returns the validation metric results."""
+    def _eval(self, x, y, sw, batch_size, reset):
+        """Evaluate on ``(x, y, sw)`` (after resetting the metrics if ``reset``); returns the results."""
         n = tf.shape(y)[0]
         trackers = [self.val_loss_tracker] + self.val_metrics
-        for metric in trackers:  # ordered before the loop: both touch the metrics' variables
-            metric.reset_state()
+        # Ordered before the loop: both touch the metrics' variables.
+        zero = _reset_if(reset, trackers, tf.constant(0))
 
         def body(lo):
             hi = tf.minimum(lo + batch_size, n)
@@ -167,7 +169,7 @@ class Trainer:
                 metric.update_state(yb, pred)
             return (hi,)
 
-        end = tf.while_loop(lambda lo: lo < n, body, (tf.constant(0),))[0]
+        end = tf.while_loop(lambda lo: lo < n, body, (zero,))[0]
         with tf.control_dependencies([end]):
             return [m.result() for m in trackers]
 
@@ -190,7 +192,9 @@ class Trainer:
     # -- the loop -----------------------------------------------------------
 
     def evaluate(self, x, y, sw, batch_size):
-        results = self._evaluate(x, y, sw, tf.constant(batch_size, tf.int32))
+        bs = tf.constant(batch_size, tf.int32)
+        for k, (xb, yb, swb, _) in enumerate(blocks(x, y, sw, np.arange(n_rows(x), dtype="int32"), batch_size)):
+            results = self._evaluate(xb, yb, swb, bs, tf.constant(k == 0))
         return {
             val_name(m.name): float(value)
             for m, value in zip([self.val_loss_tracker] + self.val_metrics, results, strict=True)
@@ -227,14 +231,18 @@ class Trainer:
         names = [m.name for m in [self.loss_tracker] + self.metrics]
 
         def run_epoch(epoch, cb_list):
-            perm = tf.constant(epoch_permutation(seed, epoch, n))
-            for start in range(0, steps, chunk):
-                stop = min(start + chunk, steps)
-                if chunk < steps:
-                    cb_list.on_train_batch_begin(start)
-                results = self._run_steps(x, y, sw, perm, bs, tf.constant(start), tf.constant(stop))
-                if chunk < steps:
-                    cb_list.on_train_batch_end(stop - 1, {names[0]: float(results[0])})
+            done = 0  # steps of this epoch before the current block
+            for xb, yb, swb, order in blocks(x, y, sw, epoch_permutation(seed, epoch, n), batch_size):
+                block_steps = -(-int(order.shape[0]) // batch_size)
+                for start in range(0, block_steps, chunk):
+                    stop = min(start + chunk, block_steps)
+                    if chunk < steps:
+                        cb_list.on_train_batch_begin(done + start)
+                    results = self._run_steps(xb, yb, swb, order, bs, tf.constant(start), tf.constant(stop),
+                                              tf.constant(done == 0 and start == 0))
+                    if chunk < steps:
+                        cb_list.on_train_batch_end(done + stop - 1, {names[0]: float(results[0])})
+                done += block_steps
             logs = {name: float(value) for name, value in zip(names, results, strict=True)}
             if validation is not None:
                 logs.update(self.evaluate(*validation, batch_size=max(batch_size, 1024)))
