@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _data, _engine, _nested, _parallel, _params, _persist, _spec, _stream
+from . import _data, _engine, _nested, _parallel, _params, _persist, _spec
 from ._compat import Interval, StrOptions, _fit_context
 from ._encoding import default_loss
 from ._history import History
@@ -315,16 +315,18 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         # A strategy first: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
         strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
         nested = _nested.split(self._nested_params())  # checked by _more_validate_params
-        optimizer = _params.make_optimizer(self.optimizer, nested["optimizer"])
+        optimizer = _params.for_policy(_params.make_optimizer(self.optimizer, nested["optimizer"]), self.dtype_policy)
         callbacks = self._callbacks(has_validation=validation_data is not None or bool(self.validation_split))
         X, y, sample_weight = _data.validate_fit_data(
             self, X, y, sample_weight, reset=reset, classifier=self._classification(y)
         )
         if strategy is not None and sp.issparse(X):
             raise ValueError("distribute= trains on dense X; densify it (X.toarray()) or train without distribute.")
-        if strategy is not None and isinstance(X, _stream.Rows):
-            raise ValueError("distribute= trains on X in memory; an out-of-core X streams on one device only "
-                             "(set stream=False to load it).")
+        if not reset:
+            fitted, wanted = self.model_.layers[-1].dtype_policy.name, _params.make_policy(self.dtype_policy).name
+            if fitted != wanted:
+                raise ValueError(f"dtype_policy={wanted!r}, but the fitted network computes in {fitted!r}; a warm "
+                                 "start or partial_fit continues that network. Set warm_start=False to refit.")
         target = self._make_target().fit(y, classes) if reset else self.target_
         if not reset:
             target.check(y)  # unseen labels, other output count

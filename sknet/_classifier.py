@@ -89,6 +89,21 @@ class NetClassifier(ClassifierMixin, BaseNet):
         ``tf.distribute.MultiWorkerMirroredStrategy`` with ``TF_CONFIG`` trains
         over several workers). Each global batch is split over the replicas;
         the single-device engine's trace cache does not apply.
+    dtype_policy : str or keras.DTypePolicy, default="float32"
+        The Keras dtype policy of every layer sknet builds, the output layer
+        included: ``"mixed_bfloat16"`` computes in bfloat16 with float32
+        weights (fast on CPUs with AVX512_BF16 or AMX), ``"mixed_float16"``
+        in float16 with loss scaling (GPUs with tensor cores). Predictions
+        and probabilities are float32 whatever the policy; Keras' global
+        policy is never changed.
+    stream : "auto" or bool, default="auto"
+        Whether ``X`` is read block by block during ``fit`` and ``predict``
+        instead of being loaded. ``"auto"`` streams an out-of-core ``X`` (a
+        ``np.memmap``, or an h5py/zarr-like array-like with ``shape``,
+        ``dtype`` and slicing) whose float32 copy would exceed 256 MiB;
+        ``True`` streams any dense ``X``, ``False`` never. A streamed fit
+        trains on the same batches as an in-memory one, with the memory of
+        a few blocks of 32 MiB.
     **kwargs
         Nested parameters: ``layers__<index>__<key>``, ``optimizer__<arg>``,
         ``loss__<arg>`` and ``model__<arg>`` (arguments of a callable spec).

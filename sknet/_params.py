@@ -1,4 +1,4 @@
-"""Resolve compile-time parameters (optimizer, loss, metrics, callbacks) to fresh Keras objects.
+"""Resolve compile-time parameters (optimizer, loss, metrics, callbacks, dtype policy) to fresh Keras objects.
 
 Every resolver builds a *new* object from the user's value, which is only a
 template: the optimizer, loss, metric or callback a user passed is never used,
@@ -80,6 +80,77 @@ def make_optimizer(optimizer, overrides):
     # A stable name: TensorFlow keeps state per distinct variable name, and
     # auto-generated names (adam_1234) would grow memory over many fits.
     return _from_template("optimizer", template, overrides, name=type(template).__name__.lower())
+
+
+_POLICY_NAMES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16", "float16", "float64")
+
+
+def make_policy(dtype_policy):
+    """The ``keras.DTypePolicy`` a ``dtype_policy`` parameter names.
+
+    Pure Python (no TensorFlow work), so a bad value fails before anything is built.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, for a name Keras does not know, a policy that
+        does not compute in floating point (``"int32"``) and a quantized or
+        per-layer-map policy (those are for inference: quantize ``model_``
+        after fitting).
+    """
+    if isinstance(dtype_policy, keras.DTypePolicy):
+        policy = dtype_policy
+    elif isinstance(dtype_policy, str):
+        try:
+            policy = keras.dtype_policies.get(dtype_policy)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"dtype_policy={dtype_policy!r} is not a Keras dtype policy name; use one of "
+                f"{', '.join(repr(n) for n in _POLICY_NAMES)}, or a keras.DTypePolicy."
+            ) from None
+    else:
+        raise TypeError(f"dtype_policy must be a str or a keras.DTypePolicy; got {type(dtype_policy).__name__}.")
+    if type(policy) not in (keras.DTypePolicy, keras.dtype_policies.FloatDTypePolicy):
+        raise ValueError(
+            f"dtype_policy={policy.name!r} is a {type(policy).__name__}: quantized and per-layer policies are "
+            "for inference, not training; fit in float32 or a mixed policy and quantize model_ afterwards."
+        )
+    if not policy.compute_dtype.startswith(("float", "bfloat")):
+        raise ValueError(
+            f"dtype_policy={policy.name!r} computes in {policy.compute_dtype}; a network trains in floating "
+            f"point: use one of {', '.join(repr(n) for n in _POLICY_NAMES)}."
+        )
+    return policy
+
+
+def for_policy(optimizer, dtype_policy):
+    """``optimizer`` as it must train under ``dtype_policy``: loss-scaled for float16 compute.
+
+    float16 has a narrow exponent range: small gradients underflow to zero
+    unless the loss is scaled up before differentiation and the gradients
+    scaled back down before the update. Under a policy that computes in
+    float16 (``"mixed_float16"``, as Keras' ``compile`` does, and also
+    ``"float16"``), the optimizer is wrapped in a
+    ``keras.optimizers.LossScaleOptimizer`` (dynamic scaling: the scale halves
+    and the step is skipped when a gradient is not finite). bfloat16 has
+    float32's range and needs no scaling. An optimizer that is already a
+    ``LossScaleOptimizer`` is returned as is.
+
+    Parameters
+    ----------
+    optimizer : keras.optimizers.Optimizer
+        This fit's fresh optimizer (:func:`make_optimizer`).
+    dtype_policy : str or keras.DTypePolicy
+        The estimator's ``dtype_policy`` (validated by :func:`make_policy`).
+
+    Returns
+    -------
+    keras.optimizers.Optimizer
+    """
+    policy = make_policy(dtype_policy)
+    if policy.compute_dtype != "float16" or isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer, name="loss_scale_optimizer")
 
 
 @keras.saving.register_keras_serializable(package="sknet")

@@ -11,7 +11,8 @@ state holds no Keras object: the network is a ``.keras`` archive (bytes, with
 its optimizer state) that loads through ``keras.saving.load_model(...,
 safe_mode=True)``, and Keras objects among the parameters (layer templates,
 optimizer, loss and metric instances or classes) are kept as their Keras
-configs (or registered names) and rebuilt with ``safe_mode=True``. So a skops
+configs (or registered names) and rebuilt with ``safe_mode=True`` (so is a
+``keras.DTypePolicy`` given as ``dtype_policy``). So a skops
 file names no type but sknet's own (:data:`SKOPS_TYPES`), and a network that
 holds code (a ``Lambda`` layer) is refused at load without running it.
 """
@@ -119,7 +120,8 @@ def _keras_bases():
     import keras
 
     return (keras.layers.Layer, keras.optimizers.Optimizer, keras.losses.Loss, keras.metrics.Metric,
-            keras.initializers.Initializer, keras.regularizers.Regularizer, keras.constraints.Constraint)
+            keras.initializers.Initializer, keras.regularizers.Regularizer, keras.constraints.Constraint,
+            keras.DTypePolicy)
 
 
 def _class_namespaces():

@@ -40,6 +40,8 @@ class NetRegressor(RegressorMixin, BaseNet):
     random_state : int, RandomState instance or None, default=None
     verbose : {0, 1, 2}, default=0
     distribute : "mirrored", tf.distribute.Strategy, callable or None, default=None
+    dtype_policy : str or keras.DTypePolicy, default="float32"
+    stream : "auto" or bool, default="auto"
         See :class:`NetClassifier`.
     **kwargs
         Nested parameters: ``layers__<index>__<key>``, ``optimizer__<arg>``,

@@ -9,7 +9,9 @@ A *spec* is what the user passes as ``layers``:
 * a callable ``build(meta, **model_kwargs) -> keras.Model`` for anything else.
 
 Every fit turns the spec into *fresh* layers from their configs, so the objects a
-user passed are never built, trained, mutated or shared between clones.
+user passed are never built, trained, mutated or shared between clones. Every
+layer of the network, the inferred head included, gets the estimator's
+``dtype_policy`` (see "dtype policies" below).
 """
 
 import copy
@@ -19,6 +21,7 @@ import re
 import keras
 import numpy as np
 
+from ._params import make_policy
 from ._seeds import seeded_python_random, with_seeds
 
 DEFAULT_HIDDEN_UNITS = 100
@@ -215,6 +218,120 @@ def _head_config(head):
     }}
 
 
+# --------------------------------------------------------------------------- dtype policies
+#
+# ``dtype_policy`` is a property of the estimator, never of the process: it is
+# written into every layer's config (nested layers, such as a wrapper's inner
+# layer, included) before the layer is created, and a callable's model is
+# copied layer by layer with it. Keras' global policy
+# (``keras.config.set_dtype_policy``) is neither read nor set. Layers whose
+# dtype is not a floating-point one (an integer lookup layer) keep it, and an
+# explicit ``layers__<index>__dtype`` parameter overrides the policy for its layer.
+
+_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy")
+
+
+def _float_policy(value):
+    """Whether a layer's ``dtype`` (a name, serialized policy, policy or None) is a plain floating-point one."""
+    if value is None:
+        return True
+    try:
+        policy = keras.dtype_policies.get(value)
+    except (ValueError, TypeError):
+        return False
+    return policy.quantization_mode is None and policy.compute_dtype.startswith(("float", "bfloat"))
+
+
+def with_dtype_policy(cfg, policy):
+    """A copy of the serialized layer ``cfg`` whose layers (nested ones included) have ``policy``.
+
+    Parameters
+    ----------
+    cfg : dict
+        A layer in ``keras.layers.serialize`` form.
+    policy : keras.DTypePolicy
+
+    Returns
+    -------
+    dict
+    """
+    serialized = keras.dtype_policies.serialize(policy)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("class_name") in _POLICY_CLASSES and node.get("module") == "keras" and _float_policy(node):
+                return copy.deepcopy(serialized)
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    cfg = dict(cfg)
+    config = walk(cfg.get("config") or {})
+    if _float_policy(config.get("dtype")):  # a short-form dict spec may have no dtype, or a name
+        config["dtype"] = copy.deepcopy(serialized)
+    cfg["config"] = config
+    return cfg
+
+
+def _all_layers(model):
+    """Every layer of ``model`` but its inputs, the layers of nested models included."""
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+
+
+def computes_in(model, policy):
+    """Whether every floating-point layer of ``model`` has ``policy`` (nested models' own policies aside:
+    a model computes nothing itself, and a ``keras.Sequential`` cannot be given a dtype)."""
+    name = make_policy(policy).name
+    return all(layer.dtype_policy.name == name for layer in _all_layers(model)
+               if not isinstance(layer, keras.Model) and _float_policy(layer.dtype_policy))
+
+
+def with_policy(model, dtype_policy):
+    """``model`` if every layer computes in ``dtype_policy``; else a copy whose layers do, with ``model``'s weights.
+
+    The copy is a ``keras.models.clone_model`` of the functional or Sequential
+    ``model`` (nested models included) whose layers are created from their
+    configs with the policy; every variable is copied over, cast to the new
+    variable dtype (a mixed policy keeps float32 variables: nothing is lost).
+
+    Raises
+    ------
+    ValueError
+        For a subclassed model, whose layers cannot be re-created from configs.
+    """
+    policy = make_policy(dtype_policy)
+    if computes_in(model, policy):
+        return model
+
+    def clone(layer):
+        return type(layer).from_config(with_dtype_policy({"config": layer.get_config()}, policy)["config"])
+
+    try:
+        copied = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    except (ValueError, NotImplementedError) as exc:
+        raise ValueError(
+            f"dtype_policy={policy.name!r} cannot be applied to a {type(model).__name__}: only functional and "
+            "Sequential models can be re-created layer by layer. Create its layers with "
+            f"dtype={policy.name!r} (e.g. through a model__dtype parameter) ({exc})."
+        ) from exc
+    source = list(model.trainable_variables) + list(model.non_trainable_variables)
+    target = list(copied.trainable_variables) + list(copied.non_trainable_variables)
+    if [tuple(v.shape) for v in source] != [tuple(v.shape) for v in target]:
+        raise ValueError(f"dtype_policy={policy.name!r}: the copy of the {type(model).__name__} with this "
+                         "policy does not have the original's variables; create its layers with that dtype.")
+    for old, new in zip(source, target, strict=True):
+        new.assign(keras.ops.cast(old, new.dtype))
+    for layer in [copied, *_all_layers(copied)]:
+        if isinstance(layer, keras.Model):  # containers too, as build_model's: a clone has the global policy
+            layer.dtype_policy = policy
+    return copied
+
+
 # --------------------------------------------------------------------------- building
 
 
@@ -245,6 +362,9 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
         ``X`` is a sparse matrix: a spec that starts with a ``Dense`` layer gets
         a sparse ``Input`` (sparse-dense matmuls); other first layers get
         densified batches.
+    dtype_policy : str or keras.DTypePolicy
+        The policy of every layer, the head included (a ``ValueError`` for
+        one Keras does not know, before anything is built).
 
     Returns
     -------
@@ -253,11 +373,13 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
         ``"probabilities"``, ``"logits"`` or ``"values"``: what the model's
         output layer gives (decides the loss and how outputs are decoded).
     """
+    policy = make_policy(dtype_policy)
     kind = spec_kind(spec)  # which nested parameters fit which spec: BaseNet._more_validate_params
     if kind == "callable":
         # A user's build function creates layers Keras seeds from Python's ``random``.
         with seeded_python_random(seed):
-            return _build_from_callable(spec, input_shape, head, model_kwargs or {}, meta, compile_kwargs)
+            model, output = _build_from_callable(spec, input_shape, head, model_kwargs or {}, meta, compile_kwargs)
+            return with_policy(model, policy), output
     if kind == "model":
         raise TypeError(
             "layers is a functional keras.Model; pass a callable that builds it "
@@ -271,12 +393,13 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
             f"per-sample shape {tuple(input_shape)}."
         )
     classes = custom_objects(spec)
-    configs = apply_layer_params(layer_configs(spec), layer_params or {}, classes)
+    configs = [with_dtype_policy(cfg, policy) for cfg in layer_configs(spec)]
+    configs = apply_layer_params(configs, layer_params or {}, classes)  # layers__<i>__dtype wins
     seeds = np.random.RandomState(seed)
     configs = [with_seeds(cfg, seeds) for cfg in _stable_names(configs)]
     layers = [_deserialize(cfg, i, classes) for i, cfg in enumerate(configs)]
     if kind == "default" or not (layers and is_head(layers[-1], head)):
-        layers.append(_deserialize(with_seeds(_head_config(head), seeds), len(layers)))
+        layers.append(_deserialize(with_seeds(with_dtype_policy(_head_config(head), policy), seeds), len(layers)))
     sparse = sparse and isinstance(layers[0], keras.layers.Dense)
     inputs = keras.Input(shape=tuple(input_shape), name="sknet_input", sparse=sparse)
     try:  # a Sequential that starts with an Input builds itself
@@ -286,6 +409,7 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
             f"the layers spec cannot be built on input of per-sample shape "
             f"{tuple(input_shape)}: {exc}"
         ) from exc
+    model.dtype_policy = policy  # the container too: model_.dtype_policy names the network's policy
     _check_output_rank(model, input_shape)
     return model, head.output_kind(layers[-1].units, activation_name(layers[-1]))
 

@@ -128,9 +128,15 @@ def model_signature(model, x_spec):
     return (canonical_model_config(model), x_spec)
 
 
+def rate_config(config):
+    """The part of an optimizer config that holds the learning rate: a LossScaleOptimizer's inner optimizer's."""
+    inner = config.get("inner_optimizer")
+    return inner["config"] if isinstance(inner, dict) else config
+
+
 def has_schedule(optimizer):
     """Whether the learning rate is a schedule (traced) rather than a variable (loaded per fit)."""
-    return isinstance(optimizer.get_config().get("learning_rate"), dict)
+    return isinstance(rate_config(optimizer.get_config()).get("learning_rate"), dict)
 
 
 def optimizer_signature(optimizer):
@@ -138,7 +144,7 @@ def optimizer_signature(optimizer):
     config = optimizer.get_config()
     config.pop("name", None)
     if not has_schedule(optimizer):
-        config.pop("learning_rate", None)  # a variable: loaded per fit, not traced
+        rate_config(config).pop("learning_rate", None)  # a variable: loaded per fit, not traced
     return type(optimizer).__name__ + json.dumps(config, sort_keys=True, default=str)
 
 

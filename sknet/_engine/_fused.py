@@ -12,8 +12,9 @@ Only the updates whose formula is *exactly* Keras' are fused; everything the
 Keras optimizer adds around ``update_step`` and the kernel would skip is
 either reproduced here (learning-rate schedules, the iteration counter,
 variable constraints) or sends the step back to ``optimizer.apply``:
-gradient clipping, weight decay, EMA, gradient accumulation, loss scaling,
-missing gradients, non-float32/64 variables and
+gradient clipping, weight decay, EMA, gradient accumulation, loss scaling
+(``loss_scale_factor``, and a ``LossScaleOptimizer``, which ``dtype_policy="mixed_float16"``
+trains with), missing gradients, non-float32/64 variables (a ``"bfloat16"`` policy's) and
 subclasses of the Keras optimizers (they may override ``update_step``).
 Sparse (``IndexedSlices``) gradients, which a sparse-input network's first
 ``Dense`` layer produces, are densified first: Keras' own update gives them
@@ -156,9 +157,14 @@ def fused_update(optimizer, variables):
     """A :class:`FusedUpdate` for ``optimizer`` (built on ``variables``), or None.
 
     None when the optimizer is not exactly SGD, RMSprop or Adam (subclasses
-    such as a user's own may change ``update_step``) or uses a feature the
+    such as a user's own may change ``update_step``), is a
+    ``LossScaleOptimizer`` (a ``"mixed_float16"`` fit) or uses a feature the
     kernels do not have (see the module docstring).
     """
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        # Its apply unscales the gradients, skips the step when one is not finite and
+        # adjusts the scale: the kernels would apply the scaled gradients.
+        return None
     if type(optimizer) not in _FUSED_TYPES or not _plain(optimizer):
         return None
     return FusedUpdate(optimizer, variables)

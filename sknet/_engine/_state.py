@@ -72,7 +72,8 @@ def optimizer_with_state(template, variables, state=None, config=None):
         live under another ``tf.distribute`` strategy cannot be read inside
         the new strategy's scope.
     """
-    optimizer = type(template).from_config(template.get_config() if config is None else config)
+    # A copy: LossScaleOptimizer.from_config pops its inner optimizer out of the dict it is given.
+    optimizer = type(template).from_config(template.get_config() if config is None else dict(config))
     optimizer.build(variables)
     if state is not None:
         assign_all(optimizer.variables, state)
