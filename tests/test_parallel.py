@@ -264,12 +264,19 @@ def test_bad_distribute_values(iris):
 
 @pytest.mark.slow
 def test_multi_worker_example_two_local_workers():
+    """Two local workers train one model, on X in memory and on X streamed from a memmap (each
+    worker reading its own shard of every batch): the same global batches, the same model."""
     example = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "multi_worker.py")
-    out = subprocess.run([sys.executable, example, "--epochs", "3"], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    lines = sorted(line for line in out.stdout.splitlines() if line.startswith("worker"))
-    assert len(lines) == 2 and all("2 replicas in sync" in line for line in lines)
-    assert lines[0].split("accuracy")[1] == lines[1].split("accuracy")[1]  # one shared model
+    accuracies = {}
+    for source, args in [("memory", []), ("a streamed memmap", ["--memmap"])]:
+        out = subprocess.run([sys.executable, example, "--epochs", "3", *args], capture_output=True, text=True,
+                             timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        lines = sorted(line for line in out.stdout.splitlines() if line.startswith("worker"))
+        assert len(lines) == 2 and all(f"2 replicas in sync, X from {source}" in line for line in lines)
+        assert lines[0].split("accuracy")[1] == lines[1].split("accuracy")[1]  # one shared model
+        accuracies[source] = float(lines[0].split("accuracy")[1])
+    assert accuracies["memory"] == accuracies["a streamed memmap"] > 0.8
 
 
 def test_distributed_loss_keeps_its_arguments():

@@ -116,6 +116,24 @@ def test_array_likes_stream_without_being_read_whole(digits, small_blocks, kind)
     np.testing.assert_array_equal(streamed.predict(X), loaded.predict(X))
 
 
+def test_h5py_and_zarr_arrays_stream(digits, tmp_path, small_blocks):
+    import h5py
+    import zarr
+
+    X, y = digits
+    with h5py.File(tmp_path / "X.h5", "w") as f:
+        f["X"] = X
+    z = zarr.open_array(str(tmp_path / "X.zarr"), mode="w", shape=X.shape, dtype="float32", chunks=(100, 64))
+    z[:] = X
+    loaded = net(validation_split=0.2).fit(X, y)
+    with h5py.File(tmp_path / "X.h5", "r") as f:
+        for source in (f["X"], zarr.open_array(str(tmp_path / "X.zarr"), mode="r")):
+            assert should_stream(source, True) and not should_stream(source, "auto")  # 128 kB: loaded
+            streamed = net(validation_split=0.2, stream=True).fit(source, y)
+            assert streamed.history_["val_loss"] == loaded.history_["val_loss"]
+            np.testing.assert_array_equal(streamed.predict_proba(source), loaded.predict_proba(X))
+
+
 def test_predict_and_transform_read_in_chunks(digits, memmap, small_blocks, monkeypatch):
     X, y = digits
     monkeypatch.setattr("sknet._engine._predict.PREDICT_CHUNK", 128)
@@ -170,10 +188,34 @@ def test_bad_streamed_input_is_refused_before_training(digits, tmp_path):
         fitted.set_params(stream=True).predict(SliceOnly(X[:, :10], max_rows=500))
 
 
-def test_distributed_training_refuses_a_streamed_X(digits, memmap):
+def test_each_worker_reads_only_its_own_shard_of_every_batch(digits):
+    import tensorflow as tf
+
+    from sknet._engine._inputs import distributed_blocks
+
     X, y = digits
-    with pytest.raises(ValueError, match="out-of-core X streams on one device"):
-        net(stream=True, distribute="mirrored").fit(memmap, y)
+    order = np.random.default_rng(0).permutation(len(y)).astype("int32")
+
+    class OnePipeline:  # what MultiWorkerMirroredStrategy does on worker ``index`` of 2, one replica each
+        def __init__(self, index):
+            self.context = tf.distribute.InputContext(2, index, 2)
+
+        def distribute_datasets_from_function(self, fn):
+            return fn(self.context)
+
+    read = {}
+    for worker in (0, 1):
+        rows = Rows(X)
+        rows.read = lambda positions, rows=rows, worker=worker: (
+            read.setdefault(worker, []).extend(positions) or Rows.read(rows, positions))
+        dataset = distributed_blocks(OnePipeline(worker), rows, y.astype("float32"), np.ones(len(y), "float32"),
+                                     order, 64)
+        parts = list(dataset)
+        np.testing.assert_array_equal(np.concatenate([xb.numpy() for xb, _, _ in parts]), X[read[worker]])
+        np.testing.assert_array_equal(np.concatenate([yb.numpy() for _, yb, _ in parts]), y[read[worker]])
+    batches = [order[lo : lo + 64] for lo in range(0, len(y), 64)]  # the last one partial (52 rows)
+    assert read[0] == [r for b in batches for r in b[: -(-len(b) // 2)]]
+    assert read[1] == [r for b in batches for r in b[-(-len(b) // 2) :]]
 
 
 def test_batch_callbacks_see_the_in_memory_steps(digits, memmap, small_blocks):

@@ -10,7 +10,9 @@ The loop optimises and reports the same objective as the single-device
 engine: per step, the weighted loss summed over the global batch and divided
 by the *actual* global batch size (the last, partial batch included), plus
 the layers' regularization losses once; the reported epoch ``loss`` is that
-step objective averaged over the epoch's samples.
+step objective averaged over the epoch's samples. Under a float16 policy the
+optimizer is a ``LossScaleOptimizer``: the step scales the loss before
+differentiation, as the single-device trainer does.
 """
 
 import keras
@@ -18,8 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from .._params import loss_config
+from .._stream import Rows
 from ._backup import epoch_permutation
-from ._cache import has_schedule
+from ._inputs import blocks, distributed_blocks, n_rows
 from ._loop import run_epochs, val_name
 from ._state import (
     assign_all,
@@ -73,14 +76,21 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
 
+    streamed = isinstance(data[0], Rows)
+    host = (data[1].numpy(), data[2].numpy()) if streamed else None
+
     def epoch_batches(epoch):
         """The epoch's global batches, shuffled by ``(seed, epoch)`` alone (resumable)."""
         perm = epoch_permutation(seed, epoch, n)
+        if streamed:  # out of core: every worker reads its own replicas' rows of each batch
+            return distributed_blocks(strategy, data[0], *host, perm, batch_size)
         dataset = tf.data.Dataset.from_tensor_slices(tuple(tf.gather(t, perm) for t in data))
         return strategy.experimental_distribute_dataset(dataset.batch(batch_size).with_options(options))
     per_example = _per_example(loss)
     config = optimizer.get_config()  # this fit's hyperparameters, read outside the strategy's scope
-    rate = None if has_schedule(optimizer) else float(config["learning_rate"])
+    # A LossScaleOptimizer (float16 compute) keeps the learning rate in its inner optimizer's config.
+    rate_config = config["inner_optimizer"]["config"] if "inner_optimizer" in config else config
+    rate = None if isinstance(rate_config.get("learning_rate"), dict) else float(rate_config["learning_rate"])
     with strategy.scope():
         optimizer = optimizer_with_state(optimizer, model.trainable_variables, config=config)
         state = continuable_state(model.optimizer, optimizer) if continue_optimizer else None
@@ -111,7 +121,8 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
             # actual global batch (the last one may be partial), plus regularization once.
             share = tf.reduce_sum(losses) / tf.cast(global_size, losses.dtype)
             share += tf.nn.scale_regularization_loss(regularization)
-        grads = tape.gradient(share, model.trainable_variables)
+            scaled = optimizer.scale_loss(share)  # a LossScaleOptimizer's loss scale; else unchanged
+        grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)
         track(trackers[0], losses, regularization)
         for metric in trackers[1:]:
@@ -140,7 +151,9 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
             train_step(batch, sizes[min(step, len(sizes) - 1)])
         logs = {t.name: float(t.result()) for t in trackers}
         if validation is not None:
-            evaluate(*validation)
+            x_val, y_val, sw_val = validation
+            for xb, yb, swb, _ in blocks(x_val, y_val, sw_val, np.arange(n_rows(x_val), dtype="int32"), 1024):
+                evaluate(xb, yb, swb)
             logs.update({val_name(t.name): float(t.result()) for t in val_trackers})
         return logs
 

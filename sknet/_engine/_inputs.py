@@ -123,3 +123,35 @@ def predict_input(chunk, spec):
     if sp.issparse(chunk):
         chunk = chunk.toarray()  # one chunk at a time, never the whole matrix
     return tf.constant(np.asarray(chunk, dtype="float32"))
+
+
+def distributed_blocks(strategy, x, y, sw, order, batch_size):
+    """The global batches of rows ``order`` of out-of-core ``x``, each worker reading only its replicas' rows.
+
+    Global batch ``k`` holds rows ``order[k * batch_size:(k + 1) * batch_size]``,
+    as in memory; it is split into ``num_replicas_in_sync`` consecutive
+    parts, and the input pipeline of each worker (``TF_CONFIG``'s task) reads
+    only the parts of its own replicas: the workers share the reading, each
+    one its own shard of every batch. ``y`` and ``sw`` are NumPy arrays.
+    """
+    spec = (
+        tf.TensorSpec((None,) + tuple(x.shape[1:]), tf.float32),
+        tf.TensorSpec((None,) + tuple(y.shape[1:]), tf.float32),
+        tf.TensorSpec((None,), tf.float32),
+    )
+
+    def dataset_fn(context):
+        replicas = context.num_replicas_in_sync
+        local = replicas // context.num_input_pipelines
+        mine = range(context.input_pipeline_id * local, (context.input_pipeline_id + 1) * local)
+
+        def parts():
+            for lo in range(0, len(order), batch_size):
+                split = np.array_split(order[lo : lo + batch_size], replicas)
+                for replica in mine:
+                    rows = split[replica]
+                    yield x.read(rows), y[rows], sw[rows]
+
+        return tf.data.Dataset.from_generator(parts, output_signature=spec).prefetch(2 * local)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
