@@ -4,8 +4,10 @@ Timings are never asserted here: they are the benchmarks' business. What is
 checked is that every script runs and prints its table with every target row
 (and its info rows), one parsable ratio per row, a ``met`` cell that agrees with
 the row's ratio and target, and footer verdicts that agree with their numbers,
-so that ``make bench`` cannot rot unnoticed. The README's Performance tables
-(a copy of a ``make bench`` run) are held to the same rules.
+so that ``make bench`` cannot rot unnoticed. Training tables carry a "peak %"
+column (the fraction of the machine's matmul peak an epoch reaches) on the rows
+that time training, and a footer with the peaks measured. The README's
+Performance tables (a copy of a ``make bench`` run) are held to the same rules.
 """
 
 import os
@@ -20,27 +22,41 @@ README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 TITLES = {
     "bench_digits": "### Small data (digits",
     "bench_mnist_mlp": "### MNIST-shaped MLP",
+    "bench_mnist_cnn": "### MNIST convnet",
     "bench_predict": "### Inference (tutorial MLP)",
     "bench_onnx": "### ONNX serving (tutorial MLP pipeline)",
     "bench_sparse": "### Sparse input (TF-IDF-shaped CSR)",
+    "bench_stream": "### Data larger than memory",
     "bench_memory": "### Memory over",
     "bench_njobs": "### GridSearchCV",
     "bench_soak": "### Soak:",
 }
-# Every row each benchmark prints: (benchmark regex, peer, target); target rows carry a verdict.
+# Every row each benchmark prints: (benchmark regex, peer, target[, PEAK]); target rows carry a verdict, PEAK rows
+# (those that time training) a "peak %" cell where the table has that column.
+PEAK = "peak"
+BF16 = r'dtype_policy="mixed_bfloat16"'
 ROWS = {
     "bench_digits": [
-        (r"digits fit, warm \(architecture traced before\)", "Keras build+compile+fit", "<= 0.3"),
-        (r"digits fit, cold \(first fit in the process\)", "Keras build+compile+fit", "(info)"),
-        (r"digits fit, warm", "MLPClassifier.fit", "(info)"),
-        (r"digits cross_val_score\(cv=5\)", "MLPClassifier", "<= 2"),
+        (r"digits fit, warm \(architecture traced before\)", "Keras build+compile+fit", "<= 0.3", PEAK),
+        (r"digits fit, cold \(first fit in the process\)", "Keras build+compile+fit", "(info)", PEAK),
+        (r"digits fit, warm", "MLPClassifier.fit", "(info)", PEAK),
+        (r"digits cross_val_score\(cv=5\)", "MLPClassifier", "<= 2", PEAK),
     ],
     "bench_mnist_mlp": [
-        (r"time per epoch \(median of \d+\)", "Keras model.fit (defaults)", "<= 0.6"),
-        (r"time per epoch \(fastest\)", "Keras model.fit (defaults)", "(info)"),
-        (r"time per epoch \(median\)", "hand-written tf.function epoch", "(info)"),
-        (r"time per epoch \(fastest\), Keras' unfused RMSprop update", "Keras model.fit (defaults)", "(info)"),
+        (r"time per epoch \(median of \d+\)", "Keras model.fit (defaults)", "<= 0.6", PEAK),
+        (r"time per epoch \(fastest\)", "Keras model.fit (defaults)", "(info)", PEAK),
+        (r"time per epoch \(median\)", "hand-written tf.function epoch", "(info)", PEAK),
+        (r"time per epoch \(fastest\), Keras' unfused RMSprop update", "Keras model.fit (defaults)", "(info)", PEAK),
+        (rf"time per epoch \(median of \d+\), {BF16}", "sknet float32", "<= 0.65", PEAK),
         (r"\d+-epoch fit, end to end \(median\)", "Keras build+compile+fit", "(info)"),
+    ],
+    "bench_mnist_cnn": [
+        (r"time per epoch \(median of \d+\), float32", "Keras model.fit (defaults)", "<= 0.6", PEAK),
+        (rf"time per epoch \(median of \d+\), {BF16}", "Keras model.fit (defaults)", "<= 0.4", PEAK),
+        (r"time per epoch \(fastest\), float32", "Keras model.fit (defaults)", "(info)", PEAK),
+        (rf"time per epoch \(fastest\), {BF16}", "Keras model.fit (defaults)", "(info)", PEAK),
+        (rf"time per epoch \(median\), {BF16}", "sknet float32", "(info)", PEAK),
+        (r"\d+-epoch fit, end to end \(median\), float32", "Keras build+compile+fit", "(info)"),
     ],
     "bench_predict": [
         (r"one-row predict \(median\)", "Keras model.predict", "<= 0.05"),
@@ -55,8 +71,16 @@ ROWS = {
         (r"[\d,]+-row predict in onnxruntime: rows/s", "skl2onnx MLPClassifier pipeline", "(info)"),
     ],
     "bench_sparse": [
-        (r"fit, [\d,]+ x 200,000 CSR, 2 epochs", "Keras model.fit (sparse Input)", "<= 0.7"),
+        (r"fit, [\d,]+ x 200,000 CSR, 2 epochs", "Keras model.fit (sparse Input)", "<= 0.7", PEAK),
         (r"peak anonymous RSS growth during the fit", "Keras model.fit (sparse Input)", "<= 600 MB"),
+    ],
+    "bench_stream": [
+        (r"fit, peak anonymous RSS growth", "Keras model.fit on the memmap", "<= 400 MB"),
+        (r"fit, peak anonymous RSS growth", "sknet, X loaded in memory", "(info)"),
+        (r"fit time", "sknet, X loaded in memory", "(info)", PEAK),
+        (r"fit time", "Keras model.fit on the memmap", "(info)", PEAK),
+        (r"predict_proba, peak anonymous RSS growth", "sknet, X loaded in memory", "(info)"),
+        (r"predict_proba time", "sknet, X loaded in memory", "(info)"),
     ],
     "bench_memory": [(r"RSS growth, fits 10\.\.\d+", "Keras model.fit loop", "<= 100 MB")],
     "bench_njobs": [
@@ -70,13 +94,26 @@ ROWS = {
         (r"RSS growth, fits 50\.\.\d+, 12 architecture\(s\) in rotation", "RSS every 100 fits (MB)", "(info)"),
     ],
 }
-OPTIONAL = {("bench_digits", "scikeras KerasClassifier.fit")}  # printed only where scikeras is installed
+# Printed only where scikeras is installed (and runs), or instead where it is missing (or breaks).
+OPTIONAL = {("bench_digits", "scikeras KerasClassifier.fit"), ("bench_digits", "scikeras")}
+COLUMNS = ["benchmark", "sknet", "peer", None, "ratio", "target", "met"]  # None: "peer time", "peer growth"...
+PEAK_TABLES = {"bench_digits", "bench_mnist_mlp", "bench_mnist_cnn", "bench_sparse", "bench_stream"}  # training tables
+PEAK_NOTE = r"Matmul peak of this machine, measured in this run \(.*\): float32 [\d,]+ GFLOP/s"
+
+
+def cells_of(line):
+    return [cell.strip() for cell in line.split("|")[1:-1]]
+
+
+def table_header(section):
+    """The header cells of the (first) table in one benchmark's output."""
+    return next((cells_of(line) for line in section.splitlines() if line.startswith("| benchmark ")), [])
 
 
 def table_rows(section):
     """The data rows of the markdown table(s) in one benchmark's output."""
     lines = [line for line in section.splitlines() if line.startswith("| ")]
-    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines if not line.startswith("| benchmark ")]
+    return [cells_of(line) for line in lines if not line.startswith("| benchmark ")]
 
 
 def _number(cell):
@@ -86,7 +123,7 @@ def _number(cell):
 def expected_met(cells):
     """The verdicts a row's printed numbers allow: {"yes"}, {"NO"}, {""} for an info row, or both
     verdicts where the printed (rounded) ratio sits on the bound itself."""
-    _, ours, _, _, ratio, target, _ = cells
+    _, ours, _, _, ratio, target, _ = cells[:7]
     if target == "(info)":
         return {""}
     if target.endswith("MB"):  # an absolute bound on our own number
@@ -100,27 +137,43 @@ def expected_met(cells):
     return {"yes" if (value >= bound if at_least else value <= bound) else "NO"}
 
 
-def check_section(name, section):
-    """Every row of ``name``'s table is there, and every verdict agrees with its numbers."""
-    rows = table_rows(section)
+def check_section(name, section, fresh=False):
+    """Every row of ``name``'s table is there, and every verdict agrees with its numbers.
+
+    ``fresh``: the section is this code's output (not the README's copy of an
+    older run), so a training table must have its "peak %" column and footer.
+    """
+    header, rows = table_header(section), table_rows(section)
+    has_peak = header[7:] == ["peak %"]
+    assert [c for c, want in zip(header, COLUMNS, strict=False) if want] == [c for c in COLUMNS if c], header
+    assert len(header) == 7 or has_peak, header
+    if fresh:
+        assert has_peak == (name in PEAK_TABLES), f"{name}: header {header}"
+        if has_peak:
+            assert re.search(PEAK_NOTE, section), f"{name}: no matmul peak footer"
     expected = list(ROWS[name])
     for cells in rows:
-        assert len(cells) == 7, cells
-        benchmark, ours, peer_name, peer, ratio, target, met = cells
+        assert len(cells) == len(header), cells
+        benchmark, ours, peer_name, peer, ratio, target, met = cells[:7]
         if (name, peer_name) in OPTIONAL:
             continue
         assert expected, f"{name}: unexpected row {cells}"
-        pattern, want_peer, want_target = expected.pop(0)
+        pattern, want_peer, want_target, *peak = expected.pop(0)
         assert re.fullmatch(pattern, benchmark) and peer_name == want_peer and target == want_target, cells
         assert ours and peer, cells
         if target != "(info)" or ratio:
             assert ratio and float(ratio) > 0 or target.endswith("MB"), cells
         assert met in expected_met(cells), f"{name}: the met cell of {cells} should be one of {expected_met(cells)}"
-    assert not expected, f"{name}: missing rows {[p for p, _, _ in expected]}"
-    check_footers(name, section, rows)
+        if has_peak:
+            if peak:
+                assert re.fullmatch(r"\d+\.\d+%", cells[7]) and float(cells[7][:-1]) > 0, f"{name}: peak % of {cells}"
+            else:
+                assert cells[7] == "", f"{name}: a peak % cell where none belongs: {cells}"
+    assert not expected, f"{name}: missing rows {[p for p, *_ in expected]}"
+    check_footers(name, section, rows, fresh)
 
 
-def check_footers(name, section, rows):
+def check_footers(name, section, rows, fresh=False):
     if name == "bench_predict":
         match = re.search(r"One-row predict latency target <= 1 ms: sknet ([\d.]+) (us|ms) -> (met|NOT met)", section)
         assert match, section
@@ -138,8 +191,31 @@ def check_footers(name, section, rows):
         assert match.group(2) == ("met" if speedup >= 1.5 else "NOT met"), match.group()
         assert speedup == pytest.approx(1 / float(rows[0][4]), rel=0.01)
         assert match.group(3) == "True"
+    if name == "bench_stream":
+        match = re.search(r"streamed fit vs in-memory fit: ([\d.e+-]+); the same model predicting on the memmap vs "
+                          r"in memory: ([\d.e+-]+) \(target: equal -> (met|NOT met)\)", section)
+        assert match, section
+        equal = float(match.group(1)) == 0 and float(match.group(2)) == 0
+        assert match.group(3) == ("met" if equal else "NOT met"), match.group()
     if name == "bench_digits":
         assert re.search(r"Held-out accuracy over 5 seeds: sknet [\d.]+ \+/- [\d.]+, Keras model\.fit", section)
+    if name == "bench_mnist_mlp":
+        match = re.search(r"20-epoch test accuracy on MNIST: sknet float32 ([\d.]+), sknet mixed_bfloat16 ([\d.]+) "
+                          r"\(gap ([\d.]+) pp; target within 0\.3 pp and >= 0\.981: (met|NOT met)\)", section)
+        if match:  # accuracies on MNIST's 10,000 test images: exact with four decimals
+            f32, bf16, gap = (float(g) for g in match.groups()[:3])
+            assert gap == pytest.approx(100 * abs(bf16 - f32), abs=0.011), match.group()
+            assert match.group(4) == ("met" if abs(bf16 - f32) <= 0.003 and bf16 >= 0.981 else "NOT met")
+        elif fresh:
+            assert "20-epoch test accuracy, float32 against mixed_bfloat16: not measured (synthetic data" in section
+    if name == "bench_mnist_cnn":
+        match = re.search(r"Test accuracy on MNIST after \d+ epochs, .*Keras model\.fit float32 ([\d.]+) \+/- [\d.]+"
+                          r"; mixed_bfloat16 against Keras float32: gap ([\d.]+) pp \(target within 0\.3 pp: "
+                          r"(met|NOT met)\)", section)
+        if match and abs(float(match.group(2)) - 0.3) > 0.005:  # the printed gap is rounded to 0.01 pp
+            assert match.group(3) == ("met" if float(match.group(2)) <= 0.3 else "NOT met"), match.group()
+        elif fresh:
+            assert re.search(r"Synthetic MNIST-shaped data: times only|Test accuracy on MNIST after", section)
 
 
 def readme_sections():
@@ -173,6 +249,27 @@ def test_section_check_catches_a_missing_row_and_a_wrong_verdict():
         check_section("bench_predict", section.replace(target_row, flipped))
 
 
+def test_section_check_holds_the_peak_column():
+    """A training table's "peak %" cells: present on the rows that time training, empty elsewhere."""
+    section = (
+        "### Sparse input (TF-IDF-shaped CSR)\n\n"
+        "| benchmark | sknet | peer | peer time | ratio | target | met | peak % |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        "| fit, 10,000 x 200,000 CSR, 2 epochs | 2.00 s | Keras model.fit (sparse Input) | 4.00 s | 0.500 | <= 0.7 "
+        "| yes | 1.5% |\n"
+        "| peak anonymous RSS growth during the fit | 100 MB | Keras model.fit (sparse Input) | 300 MB |  "
+        "| <= 600 MB | yes |  |\n\n"
+        "Matmul peak of this machine, measured in this run (1024 x 1024): float32 150 GFLOP/s.\n"
+    )
+    check_section("bench_sparse", section, fresh=True)
+    with pytest.raises(AssertionError, match="peak % of"):
+        check_section("bench_sparse", section.replace("| 1.5% |", "|  |"), fresh=True)
+    with pytest.raises(AssertionError, match="where none belongs"):
+        check_section("bench_sparse", section.replace("| yes |  |", "| yes | 3.0% |"), fresh=True)
+    with pytest.raises(AssertionError, match="no matmul peak footer"):
+        check_section("bench_sparse", section.replace("Matmul peak", "Peak"), fresh=True)
+
+
 @pytest.mark.slow
 def test_quick_benchmarks_print_their_tables():
     cmd = [sys.executable, os.path.join(BENCHMARKS, "run_all.py"), "--quick"]
@@ -183,4 +280,4 @@ def test_quick_benchmarks_print_their_tables():
     for section in sections:
         name = section.split()[0]
         assert TITLES[name] in section, section
-        check_section(name, section)
+        check_section(name, section, fresh=True)
