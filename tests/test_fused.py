@@ -32,6 +32,7 @@ FUSED = {
     "adam-schedule": lambda: keras.optimizers.Adam(
         learning_rate=keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=1, decay_rate=0.5)
     ),
+    "adadelta": lambda: keras.optimizers.Adadelta(learning_rate=1.0),  # the seed convnet's
 }
 
 NOT_FUSED = {
@@ -121,7 +122,7 @@ def test_sparse_gradients_take_the_fused_kernel_with_keras_dense_semantics(name)
 
 
 KERNELS = ["ResourceApplyGradientDescent", "ResourceApplyKerasMomentum", "ResourceApplyRMSProp",
-           "ResourceApplyCenteredRMSProp", "ResourceApplyAdam", "ResourceApplyAdamWithAmsgrad"]
+           "ResourceApplyCenteredRMSProp", "ResourceApplyAdam", "ResourceApplyAdamWithAmsgrad", "ResourceApplyAdadelta"]
 
 
 @pytest.fixture
@@ -147,6 +148,7 @@ def kernel_calls(monkeypatch):
     ("rmsprop", "ResourceApplyRMSProp"),
     ("sgd", "ResourceApplyGradientDescent"),
     (keras.optimizers.SGD(momentum=0.9), "ResourceApplyKerasMomentum"),
+    ("adadelta", "ResourceApplyAdadelta"),
 ])
 def test_estimators_train_through_the_fused_kernels(iris, kernel_calls, optimizer, kernel):
     X, y = iris

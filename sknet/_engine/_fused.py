@@ -4,7 +4,7 @@ Keras 3 writes each optimizer's update as a chain of element-wise operations
 (``RMSprop``: square, two multiplies, add, assign, add, sqrt, multiply, divide,
 assign-sub), and on TensorFlow each link reads and writes the whole variable.
 TensorFlow ships fused kernels (``ResourceApplyRMSProp``, ``ResourceApplyAdam``,
-``ResourceApplyKerasMomentum``, ...) for CPU and GPU that do the same update in
+``ResourceApplyKerasMomentum``, ``ResourceApplyAdadelta``, ...) for CPU and GPU that do the same update in
 one pass (what that saves on the MNIST-shaped model is an info row of
 ``make bench``).
 
@@ -135,6 +135,13 @@ class FusedUpdate:
                     var=handle, mg=slot("_average_gradients"), **common
                 )
             return tf.raw_ops.ResourceApplyRMSProp(var=handle, **common)
+        if isinstance(optimizer, keras.optimizers.Adadelta):
+            # accum = rho accum + (1 - rho) g^2; update = sqrt(accum_update + eps) / sqrt(accum + eps) g;
+            # var -= lr update; accum_update = rho accum_update + (1 - rho) update^2: Keras' update_step.
+            return tf.raw_ops.ResourceApplyAdadelta(
+                var=handle, accum=slot("_accumulated_grads"), accum_update=slot("_accumulated_delta_vars"),
+                lr=lr, rho=const(optimizer.rho), epsilon=const(optimizer.epsilon), grad=grad,
+            )
         # Adam: the same bias correction as Keras (step = iterations + 1).
         step = tf.cast(optimizer.iterations + 1, dtype)
         common = dict(
@@ -150,13 +157,13 @@ class FusedUpdate:
         return tf.raw_ops.ResourceApplyAdam(**common)
 
 
-_FUSED_TYPES = (keras.optimizers.SGD, keras.optimizers.RMSprop, keras.optimizers.Adam)
+_FUSED_TYPES = (keras.optimizers.SGD, keras.optimizers.RMSprop, keras.optimizers.Adam, keras.optimizers.Adadelta)
 
 
 def fused_update(optimizer, variables):
     """A :class:`FusedUpdate` for ``optimizer`` (built on ``variables``), or None.
 
-    None when the optimizer is not exactly SGD, RMSprop or Adam (subclasses
+    None when the optimizer is not exactly SGD, RMSprop, Adam or Adadelta (subclasses
     such as a user's own may change ``update_step``), is a
     ``LossScaleOptimizer`` (a ``"mixed_float16"`` fit) or uses a feature the
     kernels do not have (see the module docstring).
