@@ -42,9 +42,14 @@ def loss_config(loss):
 def _from_template(what, template, overrides, **fixed):
     """A new object of the template's class from its config with ``overrides`` applied."""
     config = loss_config(template) if isinstance(template, keras.losses.Loss) else template.get_config()
+    return _from_config(what, type(template), config, overrides, **fixed)
+
+
+def _from_config(what, cls, config, overrides, **fixed):
+    """A new ``cls`` from ``config`` (the caller's own copy) with ``overrides`` applied."""
     _check_keys(what, overrides, config)
     config.update(overrides, **fixed)
-    return type(template).from_config(config)
+    return cls.from_config(config)
 
 
 @functools.cache
@@ -58,28 +63,41 @@ def _optimizer_class(name):
     return type(keras.optimizers.get(name))
 
 
+@functools.lru_cache(maxsize=64)
+def _default_config(cls):
+    """``cls().get_config()``, read once per optimizer class.
+
+    Building an optimizer creates its ``iteration`` and ``learning_rate``
+    variables (about a millisecond); a name or class spec needs only the
+    defaults' config, which the fit's optimizer is then made from.
+    """
+    return cls().get_config()
+
+
 def make_optimizer(optimizer, overrides):
     """A fresh ``keras.optimizers.Optimizer`` from a name, instance or class."""
+    # A stable name: TensorFlow keeps state per distinct variable name, and
+    # auto-generated names (adam_1234) would grow memory over many fits.
     if isinstance(optimizer, str):
         try:
-            template = _optimizer_class(optimizer)(name=optimizer.lower())
+            cls = _optimizer_class(optimizer)
         except ValueError:
             raise ValueError(
                 f"unknown optimizer {optimizer!r}; use a Keras optimizer name such as "
                 f"{', '.join(_OPTIMIZER_NAMES)}, or an optimizer instance."
             ) from None
     elif isinstance(optimizer, keras.optimizers.Optimizer):
-        template = optimizer
+        return _from_template("optimizer", optimizer, overrides, name=type(optimizer).__name__.lower())
     elif isinstance(optimizer, type) and issubclass(optimizer, keras.optimizers.Optimizer):
-        template = optimizer()
+        cls = optimizer
     else:
         raise TypeError(
             "optimizer must be a Keras optimizer name, instance or class; got "
             f"{type(optimizer).__name__}."
         )
-    # A stable name: TensorFlow keeps state per distinct variable name, and
-    # auto-generated names (adam_1234) would grow memory over many fits.
-    return _from_template("optimizer", template, overrides, name=type(template).__name__.lower())
+    # A name or a class: the defaults' config stands in for a template instance.
+    return _from_config("optimizer", cls, copy.deepcopy(_default_config(cls)), overrides,
+                        name=cls.__name__.lower())
 
 
 _POLICY_NAMES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16", "float16", "float64")

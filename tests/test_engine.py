@@ -5,6 +5,7 @@ import threading
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras.layers import Dense, Dropout
 
 from sknet import NetClassifier, NetRegressor, _engine
@@ -190,3 +191,83 @@ def test_layer_families_train_predict_like_keras_and_pickle(name):
         assert norms.max() <= 1.0 + 1e-5  # the constraint ran after the (fused) update
     if name == "batchnorm":
         assert not np.allclose(clf.model_.layers[1].moving_mean.numpy(), 0)  # statistics were learnt
+
+
+class _Watcher(keras.callbacks.Callback):
+    """A callback with only epoch hooks: the fit then runs one traced call per epoch."""
+
+
+@pytest.mark.parametrize("per_call", [None, 1, 3])
+def test_epochs_in_one_call_match_one_call_per_epoch(digits, monkeypatch, per_call):
+    """Fits nobody watches run several epochs per traced call, with bitwise the same results."""
+    from sknet._engine import _epochs
+
+    X, y = digits
+    if per_call is not None:  # pin the number of epochs per call (1: each its own; 3: uneven last call)
+        monkeypatch.setattr(_epochs.Epochs, "_per_call", lambda self, n: per_call)
+    make = lambda **kw: NetClassifier([Dense(100, activation="relu"), Dropout(0.1)], batch_size=200,  # noqa: E731
+                                      epochs=7, metrics=["accuracy"], random_state=3, **kw)
+    watched = make(callbacks=[_Watcher()]).fit(X, y)
+    unwatched = make().fit(X, y)
+    np.testing.assert_array_equal(unwatched.predict_proba(X), watched.predict_proba(X))
+    assert unwatched.history_ == watched.history_ and unwatched.n_iter_ == 7
+    for a, b in zip(unwatched.model_.optimizer.variables, watched.model_.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_epochs_in_one_call_stop_at_a_nan_loss_like_the_epoch_loop(iris):
+    X, y = iris
+    make = lambda **kw: NetClassifier(optimizer="sgd", optimizer__learning_rate=1e6, epochs=30,  # noqa: E731
+                                      random_state=0, **kw)
+    messages = []
+    for kw in ({}, {"callbacks": [_Watcher()]}):
+        clf = make(**kw)
+        with pytest.raises(FloatingPointError) as info:
+            clf.fit(X * 1e3, y)
+        assert not hasattr(clf, "model_")  # the failed fit changed nothing
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+def test_interrupt_between_calls_keeps_the_epochs_completed(iris, monkeypatch):
+    """A KeyboardInterrupt between two calls commits the epochs of the completed calls."""
+    from sknet._engine import _epochs
+    from sknet.exceptions import TrainingInterruptedWarning
+
+    X, y = iris
+    monkeypatch.setattr(_epochs.Epochs, "_per_call", lambda self, n: 1)
+    permutation = _epochs.epoch_permutation
+
+    def interrupt_at_third_epoch(seed, epoch, n):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return permutation(seed, epoch, n)
+
+    monkeypatch.setattr(_epochs, "epoch_permutation", interrupt_at_third_epoch)
+    with pytest.warns(TrainingInterruptedWarning, match="interrupted"):
+        interrupted = NetClassifier(epochs=10, random_state=0).fit(X, y)
+    monkeypatch.setattr(_epochs, "epoch_permutation", permutation)
+    assert interrupted.n_iter_ == 2
+    two = NetClassifier(epochs=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(interrupted.predict_proba(X), two.predict_proba(X))
+    assert interrupted.history_ == two.history_
+
+
+def test_batch_assign_copies_exactly_and_checks_shapes():
+    from sknet._engine._state import BatchAssign
+
+    rng = np.random.RandomState(0)
+    targets = [keras.Variable(np.zeros((3, 4), "float32")), keras.Variable(np.zeros(4, "float64")),
+               keras.Variable(np.zeros((), "int64"))]
+    assign = BatchAssign()
+    for call in range(BatchAssign.EAGER_CALLS + 2):  # eager calls first, then the traced function
+        sources = [keras.Variable(rng.randn(3, 4).astype("float32")), tf.constant(rng.randn(4)),
+                   keras.Variable(np.array(call, "int64"))]
+        assign(targets, sources)
+        for target, source in zip(targets, sources, strict=True):
+            np.testing.assert_array_equal(target.numpy(), np.asarray(source))
+    assert not any(isinstance(f, int) for f in assign._functions.values())
+    with pytest.raises(ValueError, match="shapes"):
+        assign(targets[:1], [tf.zeros((4, 3))])
+    with pytest.raises(ValueError, match="number"):
+        assign(targets, sources[:2])

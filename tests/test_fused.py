@@ -177,3 +177,67 @@ def test_a_nan_fit_does_not_leak_into_the_next_fit_of_the_cached_trainer(iris):
         make(optimizer__learning_rate=1e30).fit(X * 1e10, y)
     assert len(TRAINERS) == 1  # the diverged fit used the same trainer
     np.testing.assert_array_equal(make().fit(X, y).predict_proba(X), expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(100,), (64, 100), (100, 10), (37, 3), (8192,)])
+def test_elementwise_adam_is_bitwise_the_kernel(shape, dtype):
+    """Mid-size variables take Adam as element-wise operations: bit for bit ResourceApplyAdam."""
+    from sknet._engine._fused import _ELEMENTWISE_ADAM
+
+    assert _ELEMENTWISE_ADAM[0] <= int(np.prod(shape)) <= _ELEMENTWISE_ADAM[1]
+    rng = np.random.RandomState(0)
+    start = rng.randn(*shape).astype(dtype)
+    grads = [tf.constant(rng.randn(*shape).astype(dtype)) for _ in range(5)]
+    results = []
+    for elementwise in (True, False):
+        variable = keras.Variable(start, name="kernel")
+        optimizer = keras.optimizers.Adam(learning_rate=0.01)
+        optimizer.build([variable])
+        update = fused_update(optimizer, [variable])
+        if not elementwise:
+            update._update = _kernel_only(update)
+        step = _stepper(update, variable)
+        for grad in grads:
+            step(grad)
+        results.append([variable.numpy()] + [v.numpy() for v in optimizer.variables])
+    for ours, kernel in zip(*results, strict=True):
+        np.testing.assert_array_equal(ours, kernel)
+
+
+def _stepper(update, variable):
+    return tf.function(lambda grad: update([grad], [variable]), autograph=False)
+
+
+def _kernel_only(update):
+    """``update._update`` with the element-wise range emptied: every Adam variable takes the kernel."""
+    from sknet._engine import _fused
+
+    original = update._update
+
+    def kernel(*args, **kwargs):
+        saved, _fused._ELEMENTWISE_ADAM = _fused._ELEMENTWISE_ADAM, (1, 0)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _fused._ELEMENTWISE_ADAM = saved
+    return kernel
+
+
+def test_estimator_with_elementwise_adam_learns_what_the_kernel_learns(digits, monkeypatch):
+    """End to end: a fit whose variables take the element-wise update equals the all-kernel fit."""
+    from sknet._engine import _fused
+
+    X, y = digits
+    make = lambda: NetClassifier([Dense(100, activation="relu")], batch_size=200, epochs=3,  # noqa: E731
+                                 random_state=0)
+    _cache.clear_caches()
+    ours = make().fit(X, y)
+    monkeypatch.setattr(_fused, "_ELEMENTWISE_ADAM", (1, 0))
+    _cache.clear_caches()
+    kernel = make().fit(X, y)
+    _cache.clear_caches()
+    np.testing.assert_array_equal(ours.predict_proba(X), kernel.predict_proba(X))
+    assert ours.history_["loss"] == kernel.history_["loss"]
+    for a, b in zip(ours.model_.optimizer.variables, kernel.model_.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -321,3 +321,42 @@ def test_warm_start_with_a_new_optimizer_argument_continues_its_moments(iris):
     clf.set_params(optimizer__beta_1=0.5).fit(X, y)
     assert clf.model_.optimizer.get_config()["beta_1"] == 0.5
     assert int(clf.model_.optimizer.iterations) == 4 * 5
+
+
+@pytest.mark.parametrize("spec", ["adam", "RMSprop", keras.optimizers.SGD, keras.optimizers.Adam(learning_rate=0.5)])
+def test_optimizer_from_a_name_or_class_is_what_an_instance_would_give(spec):
+    """Names and classes are made from the defaults' config (read once), never a throwaway instance."""
+    from sknet._params import make_optimizer
+
+    overrides = {"learning_rate": 0.03, "clipnorm": 2.0}
+    made = make_optimizer(spec, overrides)
+    template = spec if isinstance(spec, keras.optimizers.Optimizer) else (
+        spec() if isinstance(spec, type) else type(keras.optimizers.get(spec))())
+    name = type(template).__name__.lower()
+    expected = type(template).from_config({**template.get_config(), **overrides, "name": name})
+    assert type(made) is type(template) and made.get_config() == expected.get_config()
+    assert make_optimizer(spec, overrides) is not made and not made.built
+    with pytest.raises(ValueError, match="optimizer__momentun"):
+        make_optimizer(spec, {"momentun": 0.9})
+
+
+def test_clone_copies_layer_templates_through_their_configs():
+    """clone() copies weightless Keras templates as Keras' own deepcopy would, minus its archive round trip."""
+    shared = Dropout(0.2, seed=3)
+    layers = [Dense(16, activation="relu", name="a"), shared, Dense(8), shared]
+    est = NetClassifier(layers, epochs=3, optimizer__learning_rate=0.01)
+    copy = clone(est)
+    assert copy.get_params(deep=False).keys() == est.get_params(deep=False).keys()
+    assert copy.optimizer__learning_rate == 0.01 and copy.epochs == 3
+    assert type(copy.layers) is list and len(copy.layers) == 4
+    assert copy.layers[1] is not copy.layers[3]  # each element copied on its own, as scikit-learn does
+    for ours, template in zip(copy.layers, layers, strict=True):
+        assert ours is not template and type(ours) is type(template) and ours.built == template.built
+        assert ours.get_config() == template.get_config()
+    assert est.layers is layers and all(a is b for a, b in zip(est.layers, layers, strict=True))  # untouched
+    # A built template keeps its weights: it takes scikit-learn's deepcopy, as before.
+    built = Dense(4)
+    built.build((None, 3))
+    copy = clone(NetClassifier([built]))
+    assert copy.layers[0].built
+    np.testing.assert_array_equal(copy.layers[0].kernel.numpy(), built.kernel.numpy())

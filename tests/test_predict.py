@@ -59,3 +59,41 @@ def test_large_regressor_predict_answers_every_row():
     pred = reg.predict(X)
     assert pred.shape == (len(X),)
     np.testing.assert_allclose(pred, X @ kernel[:, 0] + bias[0], rtol=1e-4, atol=1e-5)
+
+
+def test_plain_float_arrays_skip_validate_data_and_nothing_else_does(fitted):
+    """The predict fast path takes only arrays validate_data would return untouched."""
+    import pandas as pd
+
+    from sknet._fastpath import plain_rows
+
+    X = np.random.RandomState(0).rand(3, 64)
+    for ok in (X, X.astype("float32"), np.asfortranarray(X), X[:1]):
+        assert plain_rows(fitted, ok) is ok
+    big = np.full((2, 64), 3e38, dtype="float32")  # finite, but the float32 sum overflows
+    subclass = X.view(type("Rows", (np.ndarray,), {}))
+    not_plain = [X.tolist(), X.astype("float16"), X.astype(int), X.astype(">f8"), X[0], X[None], X[:, :3],
+                 X[:0], np.where(X > 0.5, np.nan, X), np.where(X > 0.5, np.inf, X), subclass, pd.DataFrame(X), big]
+    for other in not_plain:
+        assert plain_rows(fitted, other) is None
+    # Every other input takes the full path: the same answers for the same numbers.
+    np.testing.assert_array_equal(fitted.predict_proba(X.tolist()), fitted.predict_proba(X))
+    np.testing.assert_array_equal(fitted.predict_proba(big.astype("float64")), fitted.predict_proba(big))
+
+
+def test_fast_path_leaves_feature_name_checks_to_scikit_learn(fitted):
+    import warnings
+
+    import pandas as pd
+
+    from sknet._fastpath import plain_rows
+
+    X = np.random.RandomState(0).rand(3, 64)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(64)])
+    named = NetClassifier([Dense(16, activation="relu")], epochs=1, random_state=0).fit(frame, [0, 1, 2])
+    assert plain_rows(named, X) is None
+    with pytest.warns(UserWarning, match="feature names"):
+        named.predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        named.predict(frame)

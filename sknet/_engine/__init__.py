@@ -6,6 +6,7 @@ module                        concern
 :mod:`._cache`                trace caches and their keys (architecture signatures)
 :mod:`._trainer`              the single-device trainer: an epoch per traced call
 :mod:`._loop`                 the epoch loop, callbacks, NaN and interrupt handling
+:mod:`._epochs`               several epochs per traced call when nothing watches them
 :mod:`._predict`              prediction without ``model.predict``
 :mod:`._inputs`               dense tensors or sparse rows, batch by batch
 :mod:`._distributed`          the ``tf.distribute`` training loop

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
+from .._compat import call_flat
 from .._stream import Rows
 from . import _cache
 from ._inputs import predict_input
@@ -116,7 +117,7 @@ class ServingCache:
             self.dedicated = fn.get_concrete_function()
         if self.dedicated is not None:
             fn = self.dedicated
-            return chunked(lambda chunk: fn(predict_input(chunk, x_spec)), x)
+            return chunked(lambda chunk: call_flat(fn, [predict_input(chunk, x_spec)]), x)
         if self.shared is None:
             self.shared = predictor_for(model, x_spec)
         return self.shared(model, x)

@@ -1,11 +1,15 @@
 """Model state: variables, copies between models of one architecture, clean clones.
 
-Everything here is plain Keras; the engine modules use it to move weights
-between the estimator's ``model_`` and the cached working models.
+The engine modules use it to move weights between the estimator's
+``model_`` and the cached working models: plain Keras, and one traced
+function that moves a whole list of variables in one call
+(:class:`BatchAssign`).
 """
 
 import keras
+import tensorflow as tf
 
+from .._compat import call_flat
 from .._seeds import seeded_python_random
 
 
@@ -23,6 +27,66 @@ def assign_all(variables, values):
 def copy_state(source, target):
     """Assign every state variable of ``source`` to ``target`` (same architecture)."""
     assign_all(state_variables(target), state_variables(source))
+
+
+def _handle(value):
+    """A Keras variable's TensorFlow variable; anything else as is."""
+    return value.value if isinstance(value, keras.Variable) else value
+
+
+class BatchAssign:
+    """:func:`assign_all` in one call of a traced function.
+
+    Each eager ``assign`` is a TensorFlow op dispatch of some tens of
+    microseconds, and a fit moves about thirty variables (the initial weights
+    and optimizer state into the trainer, the final ones out of it); one call
+    moves a whole list for the price of one dispatch. The traced function
+    takes variable *handles*, so the fresh model of every fit of one
+    architecture reuses it; values are copied exactly. Tracing costs some
+    25 ms, so the first :data:`EAGER_CALLS` calls of a layout assign one
+    variable at a time: a trainer's first fit (one call in, one out) does not
+    pay for the trace, its later fits take the traced call.
+    """
+
+    EAGER_CALLS = 2
+
+    def __init__(self):
+        self._functions = {}  # (dtype, source is a variable) per pair -> concrete function, or eager calls so far
+
+    def __call__(self, variables, values):
+        """Assign ``values`` (variables or tensors) to ``variables``, pairwise."""
+        targets, sources = [_handle(v) for v in variables], [_handle(v) for v in values]
+        if len(targets) != len(sources) or any(
+            target.shape != source.shape for target, source in zip(targets, sources, strict=True)
+        ):
+            raise ValueError("BatchAssign: the variables and values differ in number or shapes.")
+        pairs = list(zip(targets, sources, strict=True))
+        key = tuple((target.dtype, isinstance(source, tf.Variable)) for target, source in pairs)
+        function = self._functions.get(key, 0)
+        if isinstance(function, int):
+            if function < self.EAGER_CALLS:
+                self._functions[key] = function + 1
+                assign_all(targets, sources)
+                return
+            function = self._functions[key] = _assign_function(key)
+        call_flat(function, [t.handle for t in targets] + [
+            source.handle if isinstance(source, tf.Variable) else tf.convert_to_tensor(source, target.dtype)
+            for target, source in pairs
+        ])
+
+
+def _assign_function(key):
+    """A concrete ``f(target handles..., sources...)`` assigning each source to its target."""
+    handle = tf.TensorSpec([], tf.resource)
+    signature = [handle] * len(key) + [handle if variable else tf.TensorSpec(None, dtype) for dtype, variable in key]
+
+    def assign(*args):
+        targets, sources = args[: len(key)], args[len(key):]
+        for target, source, (dtype, variable) in zip(targets, sources, key, strict=True):
+            value = tf.raw_ops.ReadVariableOp(resource=source, dtype=dtype) if variable else source
+            tf.raw_ops.AssignVariableOp(resource=target, value=value)
+
+    return tf.function(assign, input_signature=signature, autograph=False).get_concrete_function()
 
 
 def seeded_build():

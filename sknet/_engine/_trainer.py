@@ -15,23 +15,26 @@ Why it is faster than ``model.fit``
 
 Per-batch callbacks and ``verbose=1`` are honoured by running the epoch in
 chunks (one batch per chunk for callbacks with batch hooks), on the same
-traced function.
+traced function. A fit without callbacks, progress output or validation data
+runs several epochs per traced call instead (:mod:`sknet._engine._epochs`).
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from .._compat import call_flat
+from .._stream import Rows
 from . import _cache
 from ._backup import epoch_permutation
+from ._epochs import Epochs, unobserved
 from ._fused import fused_update
 from ._inputs import Feed, blocks, n_rows, signature, to_tensor
 from ._loop import has_batch_hooks, run_epochs, val_name
 from ._state import (
-    assign_all,
+    BatchAssign,
     clone_architecture,
     continuable_state,
-    copy_state,
     optimizer_with_state,
     seeded_build,
     state_variables,
@@ -64,7 +67,7 @@ class _Traced:
     def __call__(self, *args):
         if self._concrete is None:
             self._concrete = self._function.get_concrete_function()
-        return self._concrete(*args)
+        return call_flat(self._concrete, args)
 
 
 class Trainer:
@@ -91,7 +94,10 @@ class Trainer:
         # One fused TensorFlow kernel per variable where the update allows it.
         self._fused = fused_update(self.optimizer, self.model.trainable_variables)
         self._apply = self._fused or self.optimizer.apply
-        self._optimizer_init = [v.numpy() for v in self.optimizer.variables]
+        # The optimizer's initial state, held in variables so that loading it and
+        # copying the final state out are the same traced assignment (one trace).
+        self._optimizer_init = [tf.Variable(v.value, trainable=False) for v in self.optimizer.variables]
+        self.assign = BatchAssign()  # weights and optimizer state in and out, one call each way
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.metrics = list(metrics)
         self.val_loss_tracker = keras.metrics.Mean(name="val_loss")
@@ -110,6 +116,7 @@ class Trainer:
             data + [tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar, flag],
         )
         self._evaluate = _Traced(lambda *args: self._eval(*args), data + [scalar, flag])
+        self._epochs = None  # sknet._engine._epochs.Epochs, made on first use
 
     # -- traced bodies ------------------------------------------------------
 
@@ -182,8 +189,9 @@ class Trainer:
         the moments and the iteration count, but with the learning rate of
         the current parameters (the restored state holds the previous one).
         """
-        copy_state(model, self.model)
-        assign_all(self.optimizer.variables, self._optimizer_init if optimizer_state is None else optimizer_state)
+        optimizer_state = self._optimizer_init if optimizer_state is None else optimizer_state
+        self.assign(state_variables(self.model) + list(self.optimizer.variables),
+                    state_variables(model) + list(optimizer_state))
         if self._fused is not None:
             self._fused.reset()
         if learning_rate is not None:
@@ -229,6 +237,10 @@ class Trainer:
         bs = tf.constant(batch_size, tf.int32)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         names = [m.name for m in [self.loss_tracker] + self.metrics]
+        if unobserved(callbacks, verbose, validation) and not isinstance(x, Rows):  # sknet._engine._epochs
+            if self._epochs is None:
+                self._epochs = Epochs(self, _Traced, x, y)
+            return self._epochs.fit(data, seed=seed, epochs=epochs, batch_size=batch_size, steps=steps, names=names)
 
         def run_epoch(epoch, cb_list):
             done = 0  # steps of this epoch before the current block
@@ -272,7 +284,8 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
     """Train ``model`` on ``data`` with a cached :class:`Trainer`.
 
     ``data`` and ``validation`` are ``(X, y, sample_weight)`` NumPy arrays.
-    ``optimizer`` is this fit's template (a trainer builds its own copy);
+    ``optimizer`` is this fit's own optimizer (a trainer builds its own copy;
+    unbuilt, it becomes the returned optimizer);
     ``loss`` and ``metrics`` shape a new trainer. When a trainer of the same
     signature is cached, they contribute just their learning rate. With
     ``continue_optimizer``, the state of ``model.optimizer`` (an earlier
@@ -286,9 +299,10 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
     history : list of dict
     status : None, "nan" or "interrupted"
     optimizer : keras.optimizers.Optimizer or None
-        A fresh optimizer of this fit's config, built on ``model``'s
-        variables and holding the final optimizer state (None on "nan"), to
-        be attached to ``model`` when the fit commits.
+        An optimizer of this fit's config (``optimizer`` itself if it was
+        unbuilt, else a fresh copy), built on ``model``'s variables and
+        holding the final optimizer state (None on "nan"), to be attached to
+        ``model`` when the fit commits.
     """
     data = as_tensors(*data)
     validation = None if validation is None else as_tensors(*validation)
@@ -315,8 +329,13 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
             verbose=verbose, validation=validation,
         )
         if status != "nan":
-            copy_state(trainer.model, model)
-            final = optimizer_with_state(optimizer, model.trainable_variables, trainer.optimizer.variables)
+            if optimizer.built:
+                final = optimizer_with_state(optimizer, model.trainable_variables)
+            else:  # the fit's own fresh template: building it spares making a copy
+                final = optimizer
+                final.build(model.trainable_variables)
+            trainer.assign(state_variables(model) + list(final.variables),
+                           state_variables(trainer.model) + list(trainer.optimizer.variables))
     finally:
         _cache.checkin(_cache.TRAINERS, key, trainer)
     return history, status, final
