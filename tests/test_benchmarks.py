@@ -39,8 +39,8 @@ ROWS = {
     "bench_digits": [
         (r"digits fit, warm \(architecture traced before\)", "Keras build+compile+fit", "<= 0.3", PEAK),
         (r"digits fit, cold \(first fit in the process\)", "Keras build+compile+fit", "(info)", PEAK),
-        (r"digits fit, warm", "MLPClassifier.fit", "(info)", PEAK),
-        (r"digits cross_val_score\(cv=5\)", "MLPClassifier", "<= 2", PEAK),
+        (r"digits fit, warm", "MLPClassifier.fit", "<= 1.0", PEAK),
+        (r"digits cross_val_score\(cv=5\)", "MLPClassifier", "<= 1.0", PEAK),
     ],
     "bench_mnist_mlp": [
         (r"time per epoch \(median of \d+\)", "Keras model.fit (defaults)", "<= 0.6", PEAK),
@@ -61,7 +61,7 @@ ROWS = {
     "bench_predict": [
         (r"one-row predict \(median\)", "Keras model.predict", "<= 0.05"),
         (r"one-row predict \(median\)", "Keras predict_on_batch", "(info)"),
-        (r"one-row predict \(median\)", "MLPClassifier.predict", "(info)"),
+        (r"one-row predict \(median\)", "MLPClassifier.predict", "<= 1.0"),
         (r"[\d,]+-row predict_proba: rows/s", "Keras model.predict", ">= 1.0"),
     ],
     "bench_onnx": [
