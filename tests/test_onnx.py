@@ -15,7 +15,7 @@ import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
 from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.preprocessing import RobustScaler, StandardScaler  # noqa: E402
 
 import sknet.onnx  # noqa: E402
 from sknet import NetClassifier, NetRegressor  # noqa: E402
@@ -256,4 +256,35 @@ def test_transformer_in_a_pipeline(supervised):
     (codes,) = run_onnx(net, X)
     np.testing.assert_allclose(codes, net.transform(X), atol=ATOL)
     pipe = make_pipeline(StandardScaler(), net, LogisticRegression()).fit(X, y)
+    check_classifier(pipe, X)
+
+
+@pytest.mark.parametrize("scaler", [StandardScaler(), RobustScaler()])
+def test_float32_scalers_become_standard_ops_with_the_same_bits(scaler):
+    """sknet.onnx.to_onnx rewrites skl2onnx's Scaler on float32 as Sub and Mul: same bits, no ai.onnx.ml op left."""
+    from skl2onnx import to_onnx
+
+    X, s = small_data()
+    X = 10 * X + 3
+    pipe = make_pipeline(scaler, NetClassifier(MLP, epochs=2, random_state=0)).fit(X, s > 0)
+    ours = sknet.onnx.to_onnx(pipe, X[:1], options={"zipmap": False})
+    theirs = to_onnx(pipe, X[:1], options={"zipmap": False})
+    assert "Scaler" in [n.op_type for n in theirs.graph.node]
+    assert "Scaler" not in [n.op_type for n in ours.graph.node]
+    outputs = []
+    for onx in (ours, theirs):
+        sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+        outputs.append(sess.run(None, {sess.get_inputs()[0].name: X}))
+    for a, b in zip(*outputs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    check_classifier(pipe, X)
+
+
+def test_scaler_of_integers_is_left_alone():
+    """A Scaler that casts its (int64) input first is not rewritten: Sub and Mul would compute in integers."""
+    X, s = small_data()
+    X = np.round(10 * X + 3).astype("int64")
+    pipe = make_pipeline(StandardScaler(), NetClassifier(MLP, epochs=2, random_state=0)).fit(X, s > 0)
+    onx = sknet.onnx.to_onnx(pipe, X[:1], options={"zipmap": False})
+    assert "Scaler" in [n.op_type for n in onx.graph.node]
     check_classifier(pipe, X)
