@@ -8,9 +8,15 @@ The "peak %" column: the fraction of the machine's float32 matmul peak
 FLOPs (forward + backward, 20 epochs; for cross-validation, the five fits' on
 4/5 of the rows each, over the whole ``cross_val_score`` time).
 
+The warm fits of sknet, MLPClassifier and Keras alternate call by call, and so
+do the two cross-validations (median of 5 rounds; ``--quick``: 3), so that a slow
+spell of a shared machine hits every contender alike.
+
 Usage: python benchmarks/bench_digits.py [--quick]
 """
 
+import statistics
+import time
 import warnings
 
 from _common import cli, dense_flops, machine, peak_fraction, peak_note, print_table, row, timed, training_flops
@@ -57,6 +63,17 @@ def scikeras_net():
                            batch_size=BATCH, verbose=0, random_state=0)
 
 
+def side_by_side(fns, repeat):
+    """The median wall time of each of ``fns`` over ``repeat`` rounds that call them in turn."""
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
 def main(quick=False):
     import keras
     import numpy as np
@@ -71,13 +88,12 @@ def main(quick=False):
     Y = keras.utils.to_categorical(y, 10)
     print(machine())
 
-    keras_time, _ = timed(lambda: keras_fit(X, Y), repeat)
     cold_time, _ = timed(lambda: sknet_net().fit(X, y))  # first fit of this architecture: traces
-    warm_time, _ = timed(lambda: sknet_net().fit(X, y), repeat)
-    mlp_time, _ = timed(lambda: mlp().fit(X, y), repeat)
-
-    cv_sknet, _ = timed(lambda: cross_val_score(sknet_net(), X, y, cv=5), 1 if quick else 3)
-    cv_mlp, _ = timed(lambda: cross_val_score(mlp(), X, y, cv=5), 1 if quick else 3)
+    # The contenders alternate, call by call, so that a slow spell of a shared machine hits all of them.
+    warm_time, mlp_time, keras_time = side_by_side(
+        [lambda: sknet_net().fit(X, y), lambda: mlp().fit(X, y), lambda: keras_fit(X, Y)], repeat)
+    cv_sknet, cv_mlp = side_by_side(
+        [lambda: cross_val_score(sknet_net(), X, y, cv=5), lambda: cross_val_score(mlp(), X, y, cv=5)], repeat)
 
     flops = training_flops([dense_flops(X.shape[1], 100), dense_flops(100, 10)], len(X), EPOCHS)
     cv_flops = 5 * flops * 4 // 5  # five fits on 4/5 of the rows each
