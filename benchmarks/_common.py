@@ -50,6 +50,25 @@ def timed(fn, repeat=1):
     return statistics.median(times), result
 
 
+def side_by_side(fns, repeat, calls=1):
+    """The median wall time of each of ``fns`` over ``repeat`` rounds that call them in turn.
+
+    The contenders alternate, so that a slow spell of a shared machine hits all
+    of them alike. Each round calls each contender ``calls`` times in a row (each
+    call timed): more than one measures a warm contender, as a serving process
+    that predicts again and again is, rather than one whose data the previous
+    contender just pushed out of the CPU caches.
+    """
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, spent in zip(fns, times, strict=True):
+            for _ in range(calls):
+                start = time.perf_counter()
+                fn()
+                spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
 def fmt_time(seconds):
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} us"

@@ -15,11 +15,20 @@ spell of a shared machine hits every contender alike.
 Usage: python benchmarks/bench_digits.py [--quick]
 """
 
-import statistics
-import time
 import warnings
 
-from _common import cli, dense_flops, machine, peak_fraction, peak_note, print_table, row, timed, training_flops
+from _common import (
+    cli,
+    dense_flops,
+    machine,
+    peak_fraction,
+    peak_note,
+    print_table,
+    row,
+    side_by_side,
+    timed,
+    training_flops,
+)
 
 EPOCHS, BATCH = 20, 200
 
@@ -61,17 +70,6 @@ def scikeras_net():
 
     return KerasClassifier(build, loss="categorical_crossentropy", optimizer="adam", epochs=EPOCHS,
                            batch_size=BATCH, verbose=0, random_state=0)
-
-
-def side_by_side(fns, repeat):
-    """The median wall time of each of ``fns`` over ``repeat`` rounds that call them in turn."""
-    times = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, spent in zip(fns, times, strict=True):
-            start = time.perf_counter()
-            fn()
-            spent.append(time.perf_counter() - start)
-    return [statistics.median(spent) for spent in times]
 
 
 def main(quick=False):

@@ -62,6 +62,8 @@ ROWS = {
         (r"one-row predict \(median\)", "Keras model.predict", "<= 0.05"),
         (r"one-row predict \(median\)", "Keras predict_on_batch", "(info)"),
         (r"one-row predict \(median\)", "MLPClassifier.predict", "<= 1.0"),
+        (r"one-row predict \(median\)", "traced network call alone", "(info)"),
+        (r"traced network call alone \(median\)", "MLPClassifier.predict", "(info)"),
         (r"[\d,]+-row predict_proba: rows/s", "Keras model.predict", ">= 1.0"),
     ],
     "bench_onnx": [
