@@ -5,7 +5,8 @@ labels, trained for one epoch on synthetic MNIST-shaped data and exported with
 ``sknet.onnx.to_onnx``; skl2onnx's own StandardScaler + MLPClassifier pipeline
 with the same hidden layers is the peer that already deploys this way.
 Targets: one row <= 50 us and <= 0.1 x sknet's predict; 10,000 rows at least
-as fast as sknet's predict.
+as fast as sknet's predict. The two onnxruntime sessions alternate in rounds
+of 100 one-row calls each (the median of all calls).
 
 Usage: python benchmarks/bench_onnx.py [--quick]
 """
@@ -13,9 +14,8 @@ Usage: python benchmarks/bench_onnx.py [--quick]
 import time
 import warnings
 
-from _common import cli, fmt_time, machine, print_table, row, timed
+from _common import cli, fmt_time, machine, print_table, row, side_by_side, timed
 from bench_mnist_mlp import data, layers
-from bench_predict import latency
 
 
 def session(onx):
@@ -55,9 +55,9 @@ def main(quick=False):
     n = 200 if quick else 2000
     for fn in (lambda: pipe.predict(one), lambda: ours(one), lambda: peer(one)):
         fn(), fn(), fn()  # warm: sknet's serving path, onnxruntime's first run
-    onnx_one = latency(lambda: ours(one), n)
-    sknet_one = latency(lambda: pipe.predict(one), n // 4)
-    peer_one = latency(lambda: peer(one), n)
+    # The contenders alternate in rounds (warm within a round), so that load hits them alike.
+    onnx_one, peer_one = side_by_side([lambda: ours(one), lambda: peer(one)], n // 100, calls=100)
+    (sknet_one,) = side_by_side([lambda: pipe.predict(one)], n // 100, calls=25)
 
     big = np.concatenate([X] * (10_000 // len(X)))[:10_000]
     ours(big), pipe.predict(big), peer(big)
