@@ -303,3 +303,39 @@ def load_mnist(path, flat=False):
     shape = (-1, 784) if flat else (-1, 28, 28, 1)
     return ((x_train.reshape(shape).astype("float32") / 255, y_train.astype("int64")),
             (x_test.reshape(shape).astype("float32") / 255, y_test.astype("int64")))
+
+
+def anon_rss_mb():
+    """This process's anonymous resident memory (``RssAnon``: what it allocated, not cached file pages), in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_anon_growth(fn, interval=0.005):
+    """``(peak anonymous RSS growth in MB, seconds, result)`` of ``fn()``, RSS sampled every ``interval`` seconds."""
+    import gc
+    import threading
+
+    gc.collect()
+    base = anon_rss_mb()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], anon_rss_mb())
+            time.sleep(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    try:
+        result = fn()
+    finally:
+        seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
+    return max(peak[0], anon_rss_mb()) - base, seconds, result

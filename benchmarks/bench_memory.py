@@ -4,7 +4,7 @@ Fits (and predicts with) fresh NetClassifier estimators on digits, as a grid
 search or a notebook session would, and reports the RSS growth between the
 10th and the last fit. Keras model.fit in a loop is measured the same way.
 
-Usage: python benchmarks/bench_memory.py [--quick]   (quick: 60 fits)
+Usage: python benchmarks/bench_memory.py [--quick]   (quick: 30 fits)
 """
 
 import gc
@@ -36,7 +36,7 @@ def main(quick=False):
 
     from sknet import NetClassifier
 
-    n = 60 if quick else 200
+    n = 30 if quick else 200
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     Y = keras.utils.to_categorical(y, 10)

@@ -8,7 +8,7 @@ and 12 (12 exceeds the trace caches' MAX_CACHED = 8 entries, so eviction runs).
 Each architecture count runs in its own process so that one does not warm
 the next.
 
-Usage: python benchmarks/bench_soak.py [--quick]   (quick: 120 fits per architecture count)
+Usage: python benchmarks/bench_soak.py [--quick]   (quick: 60 fits per architecture count)
 """
 
 import gc
@@ -60,7 +60,7 @@ def main(quick=False):
         print(f"RESULT {growth:.1f} {samples}")
         return
     print(machine())
-    n_fits = 120 if quick else 1000
+    n_fits = 60 if quick else 1000
     counts = [6, 1, 3, 12]  # the target row first
     rows, main_growth = [], None
     for count in counts:

@@ -13,17 +13,26 @@ input gradient) plus the small dense rest, over the whole fit's time, against
 the machine's float32 matmul peak measured in this run (in this process). A
 dense computation of the same layer would do 200,000 / 30 times more.
 
-Usage: python benchmarks/bench_sparse.py [--quick]   (quick: 10,000 rows)
+Usage: python benchmarks/bench_sparse.py [--quick]   (quick: 3,000 rows)
 """
 
 import json
 import os
 import subprocess
 import sys
-import threading
-import time
 
-from _common import cli, dense_flops, fmt_time, machine, peak_fraction, peak_note, print_table, row, training_flops
+from _common import (
+    cli,
+    dense_flops,
+    fmt_time,
+    machine,
+    peak_anon_growth,
+    peak_fraction,
+    peak_note,
+    print_table,
+    row,
+    training_flops,
+)
 
 N_FEATURES, NNZ, UNITS, EPOCHS = 200_000, 30, 64, 2
 MEMORY_MB = 600
@@ -41,11 +50,6 @@ def data(n):
     return X, y
 
 
-def anon_mb():
-    with open(f"/proc/{os.getpid()}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("RssAnon:")) / 1024
-
-
 def child(who, n):
     """Fit one side in this process; print time, peak anonymous RSS growth and the losses."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -55,29 +59,18 @@ def child(who, n):
     from sknet import NetClassifier
 
     X, y = data(n)
-    before, peak, done = anon_mb(), [0.0], threading.Event()
 
-    def watch():
-        while not done.is_set():
-            peak[0] = max(peak[0], anon_mb())
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    start = time.perf_counter()
-    if who == "sknet":
-        clf = NetClassifier([Dense(UNITS, activation="relu")], epochs=EPOCHS, batch_size=32, random_state=0).fit(X, y)
-        losses = clf.history_["loss"]
-    else:
+    def fit():
+        if who == "sknet":
+            clf = NetClassifier([Dense(UNITS, activation="relu")], epochs=EPOCHS, batch_size=32, random_state=0)
+            return clf.fit(X, y).history_["loss"]
         model = keras.Sequential([keras.Input((N_FEATURES,), sparse=True), Dense(UNITS, activation="relu"),
                                   Dense(1, activation="sigmoid")])
         model.compile(optimizer="adam", loss="binary_crossentropy")
-        losses = model.fit(X, y.astype("float32"), epochs=EPOCHS, batch_size=32, verbose=0).history["loss"]
-    elapsed = time.perf_counter() - start
-    done.set()
-    watcher.join()
-    print("RESULT " + json.dumps({"time": elapsed, "peak_mb": max(peak[0], anon_mb()) - before,
-                                  "losses": [float(v) for v in losses]}))
+        return model.fit(X, y.astype("float32"), epochs=EPOCHS, batch_size=32, verbose=0).history["loss"]
+
+    peak_mb, elapsed, losses = peak_anon_growth(fit, interval=0.05)
+    print("RESULT " + json.dumps({"time": elapsed, "peak_mb": peak_mb, "losses": [float(v) for v in losses]}))
 
 
 def run(who, n):
@@ -89,7 +82,7 @@ def run(who, n):
 
 
 def main(quick=False):
-    n = 10_000 if quick else 60_000
+    n = 3_000 if quick else 60_000
     print(machine())
     ours, keras_ = run("sknet", n), run("keras", n)
     # The sparse layer's useful work: 2 x nnz x units forward and as much for its weight gradient; the rest dense.

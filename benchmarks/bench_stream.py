@@ -21,48 +21,21 @@ Usage: python benchmarks/bench_stream.py [--quick]   (quick: 200,000 rows, under
 
 import os
 import tempfile
-import threading
-import time
 
-from _common import cli, dense_flops, machine, peak_fraction, peak_note, print_table, row, training_flops
+from _common import (
+    cli,
+    dense_flops,
+    machine,
+    peak_anon_growth,
+    peak_fraction,
+    peak_note,
+    print_table,
+    row,
+    training_flops,
+)
 
 FEATURES, CLASSES, BATCH = 256, 10, 256
 MEMORY_MB = 400
-
-
-def rss_anon_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_growth(fn):
-    """``(peak RssAnon growth in MB, seconds, result)`` of ``fn()``."""
-    import gc
-
-    gc.collect()
-    base = rss_anon_mb()
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_anon_mb())
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    start = time.perf_counter()
-    try:
-        result = fn()
-    finally:
-        seconds = time.perf_counter() - start
-        done.set()
-        sampler.join()
-    peak[0] = max(peak[0], rss_anon_mb())
-    return peak[0] - base, seconds, result
 
 
 def make_memmap(path, n):
@@ -105,14 +78,14 @@ def main(quick=False):
         # Warm-up: TensorFlow's start-up and the trace, on a slice in memory (same architecture).
         net().fit(np.asarray(X[:2048]), y[:2048]).predict(np.asarray(X[:10]))
 
-        streamed_mem, streamed_time, streamed = peak_growth(lambda: net(mode).fit(X, y))
-        predict_mem, predict_time, p_streamed = peak_growth(lambda: streamed.predict_proba(X))
+        streamed_mem, streamed_time, streamed = peak_anon_growth(lambda: net(mode).fit(X, y))
+        predict_mem, predict_time, p_streamed = peak_anon_growth(lambda: streamed.predict_proba(X))
 
         def in_memory():
             """The same rows loaded into memory: fit and predict, and the streamed model's predictions on them."""
             X_mem = np.array(X)
-            fit_mem, fit_time, loaded = peak_growth(lambda: net().fit(X_mem, y))
-            pred_mem, pred_time, proba = peak_growth(lambda: loaded.predict_proba(X_mem))
+            fit_mem, fit_time, loaded = peak_anon_growth(lambda: net().fit(X_mem, y))
+            pred_mem, pred_time, proba = peak_anon_growth(lambda: loaded.predict_proba(X_mem))
             same = float(np.abs(streamed.predict_proba(X_mem[:50_000]) - p_streamed[:50_000]).max())
             return fit_mem, fit_time, pred_mem, pred_time, proba, same
 
@@ -124,7 +97,7 @@ def main(quick=False):
             model.compile("adam", "sparse_categorical_crossentropy")
             model.fit(X, y, epochs=1, batch_size=BATCH, verbose=0)
 
-        keras_mem, keras_time, _ = peak_growth(keras_fit)
+        keras_mem, keras_time, _ = peak_anon_growth(keras_fit)
         fit_diff = float(np.abs(p_streamed - p_loaded).max())
 
     def mb(v):
