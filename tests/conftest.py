@@ -1,4 +1,7 @@
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -28,3 +31,30 @@ def regression_data():
     coef = rng.randn(5, 2)
     Y = X @ coef + 0.05 * rng.randn(200, 2)
     return X, Y
+
+
+# Two logical CPU devices, configured before TensorFlow starts: only a fresh interpreter can have them.
+_TWO_CPUS = r"""
+import json, os
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+
+
+def _run_on_two_cpus(script):
+    """Run ``script`` in a subprocess with two logical CPU devices; returns the JSON it printed after ``RESULT``.
+
+    ``script`` runs after ``json`` and ``os`` are imported and the devices set up,
+    and prints ``"RESULT" + json.dumps(...)``; the rest of the suite keeps a clean runtime.
+    """
+    out = subprocess.run([sys.executable, "-c", _TWO_CPUS + script], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.split("RESULT", 1)[1])
+
+
+@pytest.fixture
+def run_on_two_cpus():
+    """:func:`_run_on_two_cpus`: a script's result, run on two logical CPU devices in a subprocess."""
+    return _run_on_two_cpus

@@ -4,19 +4,10 @@ Run in a subprocess: the two logical CPU devices must be configured before
 TensorFlow starts, and the rest of the suite keeps a clean runtime.
 """
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 _SCRIPT = r"""
-import json, os
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import numpy as np
 import keras
 from keras.layers import Dense
@@ -49,10 +40,8 @@ print("RESULT" + json.dumps(out))
 
 
 @pytest.mark.slow
-def test_distributed_loop_matches_the_single_device_objective():
-    out = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.split("RESULT", 1)[1])
+def test_distributed_loop_matches_the_single_device_objective(run_on_two_cpus):
+    result = run_on_two_cpus(_SCRIPT)
     assert result["mirrored_replicas"] == 2
     assert result["mirrored_loss"] == pytest.approx(result["single_loss"], rel=1e-5)
     assert result["mirrored_val_loss"] == pytest.approx(result["single_val_loss"], rel=1e-5)

@@ -1,9 +1,6 @@
 """dtype_policy: every layer sknet builds computes in the estimator's policy, never Keras' global one."""
 
-import json
 import pickle
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -15,23 +12,15 @@ import sknet._base
 from sknet import NetClassifier, NetRegressor, NetTransformer
 from sknet._engine._fused import fused_update
 from sknet._params import for_policy, make_policy
-from sknet._spec import with_dtype_policy, with_policy
+from sknet._spec import _all_layers, with_dtype_policy, with_policy
 
 MIXED = "mixed_bfloat16"
-
-
-def all_layers(model):
-    for layer in model.layers:
-        if not isinstance(layer, keras.layers.InputLayer):
-            yield layer
-        if isinstance(layer, keras.Model):
-            yield from all_layers(layer)
 
 
 def assert_policy(model, name):
     """Every layer computes in ``name``'s compute dtype and keeps its variables in its variable dtype."""
     policy = keras.DTypePolicy(name)
-    for layer in all_layers(model):
+    for layer in _all_layers(model):
         assert layer.dtype_policy.name == name, layer.name
         assert layer.compute_dtype == policy.compute_dtype, layer.name
         assert all(w.dtype == policy.variable_dtype for w in layer.weights), layer.name
@@ -331,11 +320,6 @@ def test_onnx_exports_a_bfloat16_network_as_float32(digits):
 # ----------------------------------------------------------------------------- distributed
 
 _DISTRIBUTED = r"""
-import json, os
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import numpy as np
 import keras
 from keras.layers import Dense
@@ -366,10 +350,8 @@ print("RESULT" + json.dumps(out))
 
 
 @pytest.mark.slow
-def test_distributed_training_applies_the_policy_and_loss_scaling():
-    out = subprocess.run([sys.executable, "-c", _DISTRIBUTED], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.split("RESULT", 1)[1])
+def test_distributed_training_applies_the_policy_and_loss_scaling(run_on_two_cpus):
+    result = run_on_two_cpus(_DISTRIBUTED)
     assert result.pop("global") == "float32"
     float32 = np.array(result["float32"]["moved"])
     assert np.abs(float32).max() > 1e-3

@@ -22,7 +22,7 @@ import tensorflow as tf
 from .._params import loss_config
 from .._stream import Rows
 from ._backup import epoch_permutation
-from ._inputs import blocks, distributed_blocks, n_rows
+from ._inputs import distributed_blocks, in_order
 from ._loop import run_epochs, val_name
 from ._state import (
     assign_all,
@@ -152,7 +152,7 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
         logs = {t.name: float(t.result()) for t in trackers}
         if validation is not None:
             x_val, y_val, sw_val = validation
-            for xb, yb, swb, _ in blocks(x_val, y_val, sw_val, np.arange(n_rows(x_val), dtype="int32"), 1024):
+            for xb, yb, swb in in_order(x_val, y_val, sw_val, 1024):
                 evaluate(xb, yb, swb)
             logs.update({val_name(t.name): float(t.result()) for t in val_trackers})
         return logs

@@ -76,6 +76,17 @@ def blocks(x, y, sw, order, batch_size):
             yield tf.constant(host), tf.gather(y, idx), tf.gather(sw, idx), tf.range(len(rows), dtype=tf.int32)
 
 
+def in_order(x, y, sw, batch_size):
+    """``(x, y, sw)`` tensors of each block of every row of ``x``, in row order (validation data).
+
+    :func:`blocks` over ``range(n_rows(x))``: in-memory ``x`` is one block,
+    out-of-core :class:`sknet._stream.Rows` a whole number of ``batch_size``
+    batches per block.
+    """
+    for xb, yb, swb, _ in blocks(x, y, sw, np.arange(n_rows(x), dtype="int32"), batch_size):
+        yield xb, yb, swb
+
+
 def sparse_input(model):
     """Whether ``model`` takes ``tf.SparseTensor`` input (``keras.Input(sparse=True)``)."""
     return bool(getattr(model.inputs[0], "sparse", False))

@@ -29,7 +29,7 @@ from . import _cache
 from ._backup import epoch_permutation
 from ._epochs import Epochs, unobserved
 from ._fused import fused_update
-from ._inputs import Feed, blocks, n_rows, signature, to_tensor
+from ._inputs import Feed, blocks, in_order, n_rows, signature, to_tensor
 from ._loop import has_batch_hooks, run_epochs, val_name
 from ._state import (
     BatchAssign,
@@ -201,7 +201,7 @@ class Trainer:
 
     def evaluate(self, x, y, sw, batch_size):
         bs = tf.constant(batch_size, tf.int32)
-        for k, (xb, yb, swb, _) in enumerate(blocks(x, y, sw, np.arange(n_rows(x), dtype="int32"), batch_size)):
+        for k, (xb, yb, swb) in enumerate(in_order(x, y, sw, batch_size)):
             results = self._evaluate(xb, yb, swb, bs, tf.constant(k == 0))
         return {
             val_name(m.name): float(value)
