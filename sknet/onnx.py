@@ -374,7 +374,7 @@ def to_onnx(model, X_sample, **options):
     -----
     Unlike skl2onnx's ``to_onnx``, this one rewrites every ``ai.onnx.ml``
     ``Scaler`` node on a float32 input (what skl2onnx makes of
-    ``StandardScaler``, ``MinMaxScaler``, ``RobustScaler``...) as the
+    ``StandardScaler``, ``RobustScaler``, ``MaxAbsScaler``...) as the
     standard ``Sub`` and ``Mul`` it computes. The outputs are bitwise the
     same; onnxruntime runs ``Scaler`` on one thread, element by element,
     which took 14% of a 10,000-row call of the tutorial MLP pipeline.
@@ -387,13 +387,13 @@ def _standard_scalers(onx):
 
     ``Scaler`` computes ``(x - offset) * scale`` in float32 for a float32 ``x``,
     so the two standard ops give the same bits. A ``Scaler`` of any other input
-    type (float64, integers: it casts them first) is left as it is.
+    type (float64, integers: it casts them first), or of an input whose type
+    cannot be told, is left as it is.
     """
     graph = onx.graph
     if not any(node.op_type == "Scaler" and node.domain == "ai.onnx.ml" for node in graph.node):
         return onx
-    inferred = onnx.shape_inference.infer_shapes(onx).graph
-    elem_types = {v.name: v.type.tensor_type.elem_type for v in [*inferred.input, *inferred.value_info]}
+    elem_types = _element_types(onx)
     nodes = []
     for index, node in enumerate(graph.node):
         attrs = {a.name: list(a.floats) for a in node.attribute}
@@ -410,3 +410,48 @@ def _standard_scalers(onx):
     del graph.node[:]
     graph.node.extend(nodes)
     return onx
+
+
+# ai.onnx.ml operators that ONNX's shape inference does not type: their outputs' element type.
+_ML_OUTPUT_TYPES = {
+    "Scaler": lambda inputs: TensorProto.FLOAT,
+    "Normalizer": lambda inputs: TensorProto.FLOAT,
+    "FeatureVectorizer": lambda inputs: TensorProto.FLOAT,
+    "Imputer": lambda inputs: inputs[0],
+    "Binarizer": lambda inputs: inputs[0],
+}
+
+
+def _element_types(onx):
+    """Element type of every tensor of ``onx`` whose type can be told: name -> ``TensorProto`` type.
+
+    ONNX's shape inference types the standard operators but stops at
+    ``ai.onnx.ml`` ones such as ``Imputer`` and ``Scaler``; their output types
+    (fixed by the operator's definition) are declared on a copy of the model
+    and the inference run again, until nothing new is learnt.
+    """
+    model = onnx.ModelProto()
+    model.CopyFrom(onx)
+    types = {init.name: init.data_type for init in model.graph.initializer}
+    for _ in range(len(model.graph.node) + 1):
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model).graph
+        except Exception:  # e.g. a model over protobuf's 2 GB: keep what is known
+            break
+        for value in [*inferred.input, *inferred.value_info, *inferred.output]:
+            if value.type.tensor_type.elem_type:
+                types[value.name] = value.type.tensor_type.elem_type
+        learnt = False
+        for node in model.graph.node:
+            rule = _ML_OUTPUT_TYPES.get(node.op_type) if node.domain == "ai.onnx.ml" else None
+            inputs = [types.get(name) for name in node.input]
+            if rule is None or None in inputs:
+                continue
+            for name in node.output:
+                if name not in types and rule(inputs):
+                    types[name] = rule(inputs)
+                    model.graph.value_info.append(helper.make_tensor_value_info(name, types[name], None))
+                    learnt = True
+        if not learnt:
+            break
+    return types

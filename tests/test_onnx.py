@@ -14,6 +14,7 @@ pytest.importorskip("tf2onnx")
 import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
 from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
+from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import RobustScaler, StandardScaler  # noqa: E402
 
@@ -259,17 +260,29 @@ def test_transformer_in_a_pipeline(supervised):
     check_classifier(pipe, X)
 
 
-@pytest.mark.parametrize("scaler", [StandardScaler(), RobustScaler()])
-def test_float32_scalers_become_standard_ops_with_the_same_bits(scaler):
-    """sknet.onnx.to_onnx rewrites skl2onnx's Scaler on float32 as Sub and Mul: same bits, no ai.onnx.ml op left."""
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [StandardScaler()],
+        [RobustScaler()],
+        [StandardScaler(), RobustScaler()],  # the second Scaler's input is the first one's output
+        [SimpleImputer(), StandardScaler()],  # behind an Imputer, which ONNX's type inference does not type
+    ],
+    ids=["standard", "robust", "two-scalers", "imputer-scaler"],
+)
+def test_float32_scalers_become_standard_ops_with_the_same_bits(steps):
+    """sknet.onnx.to_onnx rewrites skl2onnx's Scaler on float32 as Sub and Mul: same bits, no Scaler left."""
     from skl2onnx import to_onnx
 
     X, s = small_data()
     X = 10 * X + 3
-    pipe = make_pipeline(scaler, NetClassifier(MLP, epochs=2, random_state=0)).fit(X, s > 0)
+    if isinstance(steps[0], SimpleImputer):
+        X[::7, 1] = np.nan  # values for the Imputer to fill
+    pipe = make_pipeline(*steps, NetClassifier(MLP, epochs=2, random_state=0)).fit(X, s > 0)
     ours = sknet.onnx.to_onnx(pipe, X[:1], options={"zipmap": False})
     theirs = to_onnx(pipe, X[:1], options={"zipmap": False})
-    assert "Scaler" in [n.op_type for n in theirs.graph.node]
+    n_scalers = sum(isinstance(step, (StandardScaler, RobustScaler)) for step in steps)
+    assert [n.op_type for n in theirs.graph.node].count("Scaler") == n_scalers
     assert "Scaler" not in [n.op_type for n in ours.graph.node]
     outputs = []
     for onx in (ours, theirs):
