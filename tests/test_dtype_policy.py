@@ -12,15 +12,24 @@ import sknet._base
 from sknet import NetClassifier, NetRegressor, NetTransformer
 from sknet._engine._fused import fused_update
 from sknet._params import for_policy, make_policy
-from sknet._spec import _all_layers, with_dtype_policy, with_policy
+from sknet._spec import with_dtype_policy, with_policy
 
 MIXED = "mixed_bfloat16"
+
+
+def all_layers(model):
+    """Every layer but the inputs, nested models' layers included (walked here, not by sknet's own walk)."""
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            yield layer
+        if isinstance(layer, keras.Model):
+            yield from all_layers(layer)
 
 
 def assert_policy(model, name):
     """Every layer computes in ``name``'s compute dtype and keeps its variables in its variable dtype."""
     policy = keras.DTypePolicy(name)
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         assert layer.dtype_policy.name == name, layer.name
         assert layer.compute_dtype == policy.compute_dtype, layer.name
         assert all(w.dtype == policy.variable_dtype for w in layer.weights), layer.name
