@@ -71,6 +71,7 @@ ROWS = {
         (r"one-row predict in onnxruntime \(median\)", "skl2onnx MLPClassifier pipeline", "(info)"),
         (r"[\d,]+-row predict in onnxruntime: rows/s", "sknet pipeline.predict", ">= 1.0"),
         (r"[\d,]+-row predict in onnxruntime: rows/s", "skl2onnx MLPClassifier pipeline", "(info)"),
+        (r"[\d,]+-row predict in onnxruntime: rows/s", "skl2onnx.to_onnx of the same pipeline", "(info)"),
     ],
     "bench_sparse": [
         (r"fit, [\d,]+ x 200,000 CSR, 2 epochs", "Keras model.fit (sparse Input)", "<= 0.7", PEAK),
