@@ -5,11 +5,11 @@ MNIST-shaped data; scikit-learn's MLPClassifier with the same hidden layers.
 
 The one-row contenders alternate in rounds of 10 calls each (the median of all
 calls), so that a slow spell of a shared machine hits all of them alike, while
-each is measured warm, as a serving process that predicts again and again is. The "traced network
-call alone" row is the floor of any TensorFlow predict path: the network in one
-``tf.function``, called on a tensor made in advance through its concrete
-function's flat call (as sknet calls its own), with no validation, no
-conversion, no argument binding and no label decoding.
+each is measured warm, as a serving process that predicts again and again is.
+The "traced network call alone" row is the floor of any TensorFlow predict
+path: the network in one ``tf.function``, called on a tensor made in advance
+through its concrete function's flat call (as sknet calls its own), with no
+validation, no conversion, no argument binding and no label decoding.
 
 Usage: python benchmarks/bench_predict.py [--quick]
 """

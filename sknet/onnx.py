@@ -447,10 +447,11 @@ def _element_types(onx):
             inputs = [types.get(name) for name in node.input]
             if rule is None or None in inputs:
                 continue
+            out_type = rule(inputs)
             for name in node.output:
-                if name not in types and rule(inputs):
-                    types[name] = rule(inputs)
-                    model.graph.value_info.append(helper.make_tensor_value_info(name, types[name], None))
+                if name not in types and out_type:
+                    types[name] = out_type
+                    model.graph.value_info.append(helper.make_tensor_value_info(name, out_type, None))
                     learnt = True
         if not learnt:
             break
