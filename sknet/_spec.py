@@ -336,7 +336,7 @@ def with_policy(model, dtype_policy):
 
 
 def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwargs=None, meta=None,
-                compile_kwargs=None, sparse=False, dtype_policy="float32"):
+                compile_kwargs=None, sparse=False, dtype_policy="float32", front=None):
     """Build a fresh, built ``keras.Model`` from a spec.
 
     Parameters
@@ -365,6 +365,11 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
     dtype_policy : str or keras.DTypePolicy
         The policy of every layer, the head included (a ``ValueError`` for
         one Keras does not know, before anything is built).
+    front : list of keras.layers.Layer or None
+        Layers sknet places between the input and the spec's first layer (the
+        table encoding of :mod:`sknet._tabular`); they are not part of the
+        spec, so ``layers__<index>`` parameters keep indexing the spec's layers.
+        A callable spec's model gets them in front of it.
 
     Returns
     -------
@@ -378,7 +383,8 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
     if kind == "callable":
         # A user's build function creates layers Keras seeds from Python's ``random``.
         with seeded_python_random(seed):
-            model, output = _build_from_callable(spec, input_shape, head, model_kwargs or {}, meta, compile_kwargs)
+            model, output = _build_from_callable(spec, input_shape, head, model_kwargs or {}, meta, compile_kwargs,
+                                                 front=front)
             return with_policy(model, policy), output
     if kind == "model":
         raise TypeError(
@@ -400,10 +406,10 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
     layers = [_deserialize(cfg, i, classes) for i, cfg in enumerate(configs)]
     if kind == "default" or not (layers and is_head(layers[-1], head)):
         layers.append(_deserialize(with_seeds(with_dtype_policy(_head_config(head), policy), seeds), len(layers)))
-    sparse = sparse and isinstance(layers[0], keras.layers.Dense)
+    sparse = sparse and not front and isinstance(layers[0], keras.layers.Dense)
     inputs = keras.Input(shape=tuple(input_shape), name="sknet_input", sparse=sparse)
     try:  # a Sequential that starts with an Input builds itself
-        model = keras.Sequential([inputs] + layers, name="sknet_model")
+        model = keras.Sequential([inputs] + list(front or []) + layers, name="sknet_model")
     except Exception as exc:
         raise ValueError(
             f"the layers spec cannot be built on input of per-sample shape "
@@ -440,7 +446,7 @@ def _call_arguments(build, meta, model_kwargs, compile_kwargs):
     return (meta,), kwargs
 
 
-def _build_from_callable(build, input_shape, head, model_kwargs, meta, compile_kwargs=None):
+def _build_from_callable(build, input_shape, head, model_kwargs, meta, compile_kwargs=None, front=None):
     name = getattr(build, "__name__", build)
     args, kwargs = _call_arguments(build, dict(meta or {}), model_kwargs, compile_kwargs)
     try:
@@ -452,6 +458,13 @@ def _build_from_callable(build, input_shape, head, model_kwargs, meta, compile_k
         raise
     if not isinstance(model, keras.Model):
         raise TypeError(f"the build callable {name!r} must return a keras.Model, got {type(model).__name__}.")
+    last = model.layers[-1] if model.layers else None
+    if front:  # the callable built its model for the encoded table (meta["input_shape_"] is its width)
+        inputs = keras.Input(shape=tuple(input_shape), name="sknet_input")
+        x = inputs
+        for layer in front:
+            x = layer(x)
+        model = keras.Model(inputs, model(x), name="sknet_model")
     if not model.built:
         model.build((None,) + tuple(input_shape))
     _check_output_rank(model, input_shape)
@@ -461,7 +474,7 @@ def _build_from_callable(build, input_shape, head, model_kwargs, meta, compile_k
             raise ValueError(f"the model returned by the build callable {name!r} has {units} output "
                              f"unit(s) but the target needs {head.describe()}.")
         return model, "values"
-    activation = activation_name(model.layers[-1])
+    activation = activation_name(last)
     output = head.output_kind(units, activation)
     if output is None:
         raise ValueError(
