@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _data, _engine, _fastpath, _nested, _parallel, _params, _persist, _spec
+from . import _data, _engine, _fastpath, _nested, _parallel, _params, _persist, _spec, _tabular
 from ._compat import Interval, StrOptions, _fit_context
 from ._encoding import default_loss
 from ._history import History
@@ -56,6 +56,8 @@ class _Run:
     validation: tuple | None  # (X_val, y_val, weights_val)
     meta: dict
     callbacks: list  # fresh copies owned by this fit
+    batch_size: int  # the parameter, "auto" resolved (sknet._tabular.resolve)
+    table: bool  # X is a table, encoded by table_encoder_
 
 
 class BaseNet(BaseEstimator, metaclass=ABCMeta):
@@ -70,9 +72,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         "loss": [str, keras.losses.Loss, type, callable, None],
         "metrics": [list, tuple, None],
         "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "validation_split": [Interval(Real, 0, 1, closed="left")],
-        "early_stopping": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "validation_split": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "callbacks": [list, tuple, None],
         "warm_start": ["boolean"],
@@ -81,6 +83,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         "distribute": [StrOptions({"mirrored"}), tf.distribute.Strategy, callable, None],
         "dtype_policy": [str, keras.DTypePolicy],
         "stream": [StrOptions({"auto"}), "boolean"],
+        "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
+        "numeric_embedding": [StrOptions({"periodic"}), None],
     }
 
     def __init__(
@@ -91,9 +95,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         loss=None,
         metrics=None,
         epochs=100,
-        batch_size=32,
-        validation_split=0.0,
-        early_stopping=False,
+        batch_size="auto",
+        validation_split="auto",
+        early_stopping="auto",
         patience=10,
         callbacks=None,
         warm_start=False,
@@ -102,6 +106,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         distribute=None,
         dtype_policy="float32",
         stream="auto",
+        categorical_features="from_dtype",
+        numeric_embedding=None,
         **kwargs,
     ):
         self.layers = layers
@@ -120,6 +126,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         self.distribute = distribute
         self.dtype_policy = dtype_policy
         self.stream = stream
+        self.categorical_features = categorical_features
+        self.numeric_embedding = numeric_embedding
         for key, value in kwargs.items():
             setattr(self, key, value)
 
@@ -219,7 +227,17 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     def _network_spec(self):
         """The spec the network is built from (the transformer's autoencoder adds a decoder)."""
+        return self._layers_for_data()
+
+    def _layers_for_data(self):
+        """``layers``, with ``None`` on a table meaning the table recipe (:mod:`sknet._tabular`)."""
+        if self.layers is None and hasattr(self, "table_encoder_"):
+            return _tabular.default_layers()
         return self.layers
+
+    def _target_scaling(self, model, output):
+        """Whether this fit trains on a standardized target (the regressor's ``scale_target``)."""
+        return False
 
     def _classification(self, y):
         """Whether ``y`` is trained as class labels (decides how it is validated)."""
@@ -238,7 +256,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         if nested["layers"] and kind not in ("default", "layers", "dicts", "sequential"):
             raise ValueError("layers__<index>__<key> parameters need a layer list or keras.Sequential "
                              f"spec; layers is a {kind} spec (use model__<arg> for a callable).")
-        if for_partial_fit and (self.validation_split or self.early_stopping):
+        if for_partial_fit and (self.validation_split not in (0, "auto") or self.early_stopping is True):
             raise ValueError(
                 "partial_fit trains one epoch on the data it is given; validation_split and "
                 "early_stopping apply to fit only. Set validation_split=0.0 and "
@@ -280,11 +298,12 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         # the parameters on the first call (scikit-learn skips it once fitted).
         self._more_validate_params(for_partial_fit=True)
         reset = not self.__sklearn_is_fitted__()
-        return self._fit(X, y, sample_weight, None, reset=reset, epochs=1, classes=classes)
+        return self._fit(X, y, sample_weight, None, reset=reset, epochs=1, classes=classes, partial_fit=True)
 
-    def _fit(self, X, y, sample_weight, validation_data, *, reset, epochs, classes=None):
+    def _fit(self, X, y, sample_weight, validation_data, *, reset, epochs, classes=None, partial_fit=False):
         with self._all_or_nothing():
-            run = self._prepare(X, y, sample_weight, validation_data, reset=reset, classes=classes)
+            run = self._prepare(X, y, sample_weight, validation_data, reset=reset, classes=classes,
+                                partial_fit=partial_fit)
             model, output = self._network(run)
             loss, metrics, data, validation = self._compile_args(run, model, output)
             history, status, optimizer = self._train(run, model, loss, metrics, data, validation, epochs)
@@ -315,16 +334,21 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             self.__dict__.update(saved)
             raise
 
-    def _prepare(self, X, y, sample_weight, validation_data, *, reset, classes):
+    def _prepare(self, X, y, sample_weight, validation_data, *, reset, classes, partial_fit=False):
         """Step 1: validate and encode everything, before any TensorFlow work."""
         # A strategy first: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
         strategy = _parallel.resolve_strategy(self.distribute) if self.distribute is not None else None
         nested = _nested.split(self._nested_params())  # checked by _more_validate_params
         optimizer = _params.for_policy(_params.make_optimizer(self.optimizer, nested["optimizer"]), self.dtype_policy)
-        callbacks = self._callbacks(has_validation=validation_data is not None or bool(self.validation_split))
         X, y, sample_weight = _data.validate_fit_data(
             self, X, y, sample_weight, reset=reset, classifier=self._classification(y)
         )
+        table = hasattr(self, "table_encoder_")  # validate_fit_data fitted it (reset) or encoded X with it
+        batch_size, early_stopping, validation_split = _tabular.resolve(
+            self.batch_size, self.early_stopping, self.validation_split, table=table, n_rows=X.shape[0],
+            partial_fit=partial_fit,
+        )
+        callbacks = self._callbacks(validation_data is not None or bool(validation_split), early_stopping)
         if strategy is not None and sp.issparse(X):
             raise ValueError("distribute= trains on dense X; densify it (X.toarray()) or train without distribute.")
         if not reset:
@@ -340,9 +364,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         shuffle_rng = np.random.RandomState(rng.randint(_MAX_SEED))
         if validation_data is not None:
             X_val, y_val, sw_val = _data.validate_validation_data(self, validation_data, target)
-        elif self.validation_split:
+        elif validation_split:
             X, X_val, y, y_val, sample_weight, sw_val = _data.split(
-                X, y, sample_weight, test_size=self.validation_split, stratify=self._stratify(y), rng=shuffle_rng
+                X, y, sample_weight, test_size=validation_split, stratify=self._stratify(y), rng=shuffle_rng
             )
         else:
             X_val = None
@@ -352,7 +376,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             w_val = _data.weights(len(y_val), sw_val, self._class_weights(target, y_val))
             validation = _data.drop_zero_weights(X_val, y_val, w_val)
         return _Run(reset, strategy, nested, optimizer, target, seed, shuffle_rng, train, validation,
-                    self._meta(target) if reset else {}, callbacks)
+                    self._meta(target) if reset else {}, callbacks, batch_size, table)
 
     def _meta(self, target):
         """What a callable spec learns about the data: fitted-attribute names and values."""
@@ -365,6 +389,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         }
         if hasattr(self, "feature_names_in_"):
             meta["feature_names_in_"] = self.feature_names_in_
+        if hasattr(self, "table_encoder_"):  # a callable spec builds on the table's representation
+            meta["input_shape_"] = (self._table_front(seed=None).output_width,)
         if target.head.classifier:
             meta.update(classes_=target.classes_, n_classes_=len(target.classes_))
         return meta
@@ -386,7 +412,17 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 layer_params=run.nested["layers"], model_kwargs=run.nested["model"], meta=run.meta,
                 compile_kwargs=self._compile_kwargs(run) if _spec.spec_kind(self.layers) == "callable" else None,
                 sparse=sp.issparse(run.train[0]), dtype_policy=self.dtype_policy,
+                front=[self._table_front(run.seed)] if run.table else None,
             )
+
+    def _table_front(self, seed):
+        """The network's first layer for the fitted ``table_encoder_`` (:class:`sknet._tabular.TableEmbedding`)."""
+        encoder = self.table_encoder_
+        return _tabular.TableEmbedding(
+            len(encoder.numeric_), len(encoder.indicators_), encoder.n_levels_,
+            numeric_embedding=self.numeric_embedding, seed=seed, name="sknet_table",
+            dtype=_params.make_policy(self.dtype_policy),
+        )
 
     def _compile_kwargs(self, run):
         """What a scikeras-style build callable gets as ``compile_kwargs``."""
@@ -403,6 +439,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             loss = _params.make_loss(self.loss, default_loss(head, units), run.nested["loss"],
                                      logits=logits if head.classifier else None)
             metrics = _params.make_metrics(self.metrics, head, units, logits)
+        if run.reset and not head.classifier:
+            run.target.use_scaling(self._target_scaling(model, output))
         X, y, w = run.train
         data = (X, run.target.transform(y, units), w)
         validation = None
@@ -417,15 +455,15 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         options = {} if run.strategy is None else {"strategy": run.strategy}
         return train(
             model, data, optimizer=run.optimizer, loss=loss, metrics=metrics,
-            continue_optimizer=not run.reset, epochs=epochs, batch_size=self.batch_size, rng=run.rng,
+            continue_optimizer=not run.reset, epochs=epochs, batch_size=run.batch_size, rng=run.rng,
             callbacks=run.callbacks, verbose=self.verbose,
             validation=validation, **options,
         )
 
-    def _callbacks(self, has_validation):
+    def _callbacks(self, has_validation, early_stopping):
         """Fresh copies of the user's callbacks, plus early stopping when asked."""
         callbacks = _params.fresh_callbacks(self.callbacks)
-        if self.early_stopping:
+        if early_stopping:
             monitor = "val_loss" if has_validation else "loss"
             callbacks.append(
                 keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
@@ -455,7 +493,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _forward(self, X):
         """Network outputs for ``X`` (validated here), as a NumPy array."""
         check_is_fitted(self)
-        rows = _fastpath.plain_rows(self, X)  # a plain float array: skip validate_data's fixed cost
+        rows = _fastpath.plain_rows(self, X)  # a plain float array: skip validate_data's fixed cost (not a table's)
         X = _data.validate_X(self, X, reset=False) if rows is None else rows
         x_spec = _engine.predict_spec(self.model_, self.input_shape_)
         return self._serving.predict(self.model_, _engine.as_float(X), x_spec)

@@ -174,9 +174,9 @@ class NetClassifier(ClassifierMixin, BaseNet):
         loss=None,
         metrics=None,
         epochs=100,
-        batch_size=32,
-        validation_split=0.0,
-        early_stopping=False,
+        batch_size="auto",
+        validation_split="auto",
+        early_stopping="auto",
         patience=10,
         callbacks=None,
         class_weight=None,
@@ -186,6 +186,8 @@ class NetClassifier(ClassifierMixin, BaseNet):
         distribute=None,
         dtype_policy="float32",
         stream="auto",
+        categorical_features="from_dtype",
+        numeric_embedding=None,
         **kwargs,
     ):
         super().__init__(
@@ -205,6 +207,8 @@ class NetClassifier(ClassifierMixin, BaseNet):
             distribute=distribute,
             dtype_policy=dtype_policy,
             stream=stream,
+            categorical_features=categorical_features,
+            numeric_embedding=numeric_embedding,
             **kwargs,
         )
         self.class_weight = class_weight

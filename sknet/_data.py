@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
-from . import _stream
+from . import _stream, _tabular
 from ._compat import check_sample_weight, check_y
 
 FLOATS = [np.float32, np.float64]
@@ -83,8 +83,11 @@ def validate_X(estimator, X, reset):
     """Validated ``X`` (float32 or float64, N-D or sparse allowed); checks the fitted per-sample shape.
 
     An ``X`` that streams (:func:`sknet._stream.should_stream`) comes back as
-    :class:`sknet._stream.Rows`.
+    :class:`sknet._stream.Rows`; for an estimator fitted on a table, ``X`` is
+    checked against the table's columns and comes back encoded.
     """
+    if not reset and hasattr(estimator, "table_encoder_"):
+        return encode_table(estimator, X, reset=False)
     if _stream.should_stream(X, getattr(estimator, "stream", "auto")):
         X = _validate_streamed(estimator, X, reset)
     else:
@@ -123,14 +126,41 @@ def check_input_shape(estimator, X):
         )
 
 
+def encode_table(estimator, X, reset):
+    """A table ``X`` (:func:`sknet._tabular.is_table`) encoded for the network: float32, 2-D.
+
+    ``reset=True`` fits the estimator's ``table_encoder_`` first. The column
+    names and count are checked by scikit-learn's ``validate_data`` (which
+    also records ``n_features_in_`` and ``feature_names_in_``), without
+    converting the frame; nothing the user passed is modified.
+    """
+    if sp.issparse(X):
+        raise TypeError("categorical_features names columns of a sparse X; encode the categories before "
+                        "(e.g. OneHotEncoder) or pass a DataFrame.")
+    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    if reset:
+        encoder = _tabular.TableEncoder(categorical_features=estimator.categorical_features)
+        estimator.table_encoder_ = encoder.fit(X)
+    return estimator.table_encoder_.transform(X)
+
+
 def validate_fit_data(estimator, X, y, sample_weight, *, reset, classifier):
     """Validated ``(X, y, sample_weight)`` for ``fit``/``partial_fit``.
 
     ``reset=True`` records ``n_features_in_``, ``feature_names_in_`` and
     ``input_shape_`` on the estimator (the fit skeleton restores them if the
-    fit fails later).
+    fit fails later). A table is encoded (:func:`encode_table`): ``X`` comes
+    back as the network's float32 input, and ``input_shape_`` is its width.
     """
-    if _stream.should_stream(X, getattr(estimator, "stream", "auto")):
+    table = (_tabular.is_table(X, getattr(estimator, "categorical_features", None)) if reset
+             else hasattr(estimator, "table_encoder_"))
+    if reset and hasattr(estimator, "table_encoder_"):
+        del estimator.table_encoder_  # a refit on an array forgets the last table
+    if table:
+        X = encode_table(estimator, X, reset)
+        y = check_y(target_to_numpy(y), multi_output=True, y_numeric=not classifier, estimator=estimator)
+        check_consistent_length(X, y)
+    elif _stream.should_stream(X, getattr(estimator, "stream", "auto")):
         X = _validate_streamed(estimator, X, reset)
         y = check_y(target_to_numpy(y), multi_output=True, y_numeric=not classifier, estimator=estimator)
         check_consistent_length(X, y)

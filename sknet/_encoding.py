@@ -266,7 +266,15 @@ class ClassifierTarget:
 
 
 class RegressorTarget:
-    """Encode continuous targets (single or multi-output)."""
+    """Encode continuous targets (single or multi-output), standardized or as given.
+
+    ``fit`` learns each output's mean and standard deviation (1 for a
+    constant output). When the estimator decides to train on the standardized
+    target (:meth:`use_scaling`, the regressor's ``scale_target``), the
+    network learns ``(y - mean_) / scale_`` and :meth:`decode` maps its
+    outputs back to the original units; otherwise ``mean_`` and ``scale_``
+    are None and ``y`` is trained as given.
+    """
 
     sparse = False
 
@@ -277,6 +285,16 @@ class RegressorTarget:
         self.kind = "continuous" if y.ndim == 1 else "continuous-multioutput"
         self.target_type_ = self.kind
         self.head = Head(units, "linear", self.kind)
+        values = np.asarray(y, dtype="float64").reshape(len(y), units)
+        scale = values.std(axis=0)
+        self.mean_ = values.mean(axis=0)
+        self.scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        return self
+
+    def use_scaling(self, active):
+        """Train on the standardized target (``active``) or on ``y`` as given."""
+        if not active:
+            self.mean_ = self.scale_ = None
         return self
 
     def check(self, y):
@@ -286,9 +304,15 @@ class RegressorTarget:
             raise ValueError(f"y has {outputs} output(s) but the estimator has {self.head.units}.")
 
     def transform(self, y, units):
-        y = np.asarray(y, dtype="float32")
-        return y.reshape(len(y), -1)
+        """Network targets (float32): ``y``, standardized when :meth:`use_scaling` said so."""
+        y = np.asarray(y, dtype="float64").reshape(len(y), -1)
+        if getattr(self, "scale_", None) is not None:
+            y = (y - self.mean_) / self.scale_
+        return y.astype("float32")
 
     def decode(self, out, logits=False):
+        """Predictions in the units of ``y`` from network outputs."""
         out = np.asarray(out, dtype="float64")
+        if getattr(self, "scale_", None) is not None:
+            out = out * self.scale_ + self.mean_
         return out[:, 0] if self.ndim_ == 1 else out

@@ -1,10 +1,17 @@
 """NetRegressor: a Keras network as a scikit-learn regressor."""
 
+import keras
 from sklearn.base import RegressorMixin
 
+from . import _params, _spec
 from ._base import BaseNet
-from ._compat import _fit_context
+from ._compat import StrOptions, _fit_context
 from ._encoding import RegressorTarget
+
+# Losses that standardizing the target leaves meaningful (their minimiser moves with the target's
+# location and scale); others (Poisson, MSLE, MAPE, KL...) need y as it is.
+_STANDARDIZABLE_LOSSES = (keras.losses.MeanSquaredError, keras.losses.MeanAbsoluteError, keras.losses.Huber,
+                          keras.losses.LogCosh)
 
 
 class NetRegressor(RegressorMixin, BaseNet):
@@ -42,7 +49,23 @@ class NetRegressor(RegressorMixin, BaseNet):
     distribute : "mirrored", tf.distribute.Strategy, callable or None, default=None
     dtype_policy : str or keras.DTypePolicy, default="float32"
     stream : "auto" or bool, default="auto"
+    categorical_features : "from_dtype", None or array-like, default="from_dtype"
+    numeric_embedding : None or "periodic", default=None
         See :class:`NetClassifier`.
+    scale_target : "auto" or bool, default="auto"
+        Train on the standardized target ``(y - mean) / std`` (per output) and
+        map predictions back to the units of ``y``, as
+        ``TransformedTargetRegressor(transformer=StandardScaler())`` would:
+        a target in the hundreds of thousands (a price) then trains as well
+        as one around 1. ``"auto"`` standardizes when the output layer is
+        linear and the loss is the default or one whose minimiser moves with
+        the target's location and scale (mean squared or absolute error,
+        Huber, log-cosh); an output activation such as ``sigmoid`` and losses
+        such as Poisson keep ``y`` as it is. ``True`` always standardizes,
+        ``False`` never. When standardized, the ``loss`` and metrics in
+        ``history_`` are computed on the standardized target, and ``model_``
+        outputs standardized values (``predict`` and the ONNX export apply
+        ``target_.scale_`` and ``target_.mean_``).
     **kwargs
         Nested parameters: ``layers__<index>__<key>``, ``optimizer__<arg>``,
         ``loss__<arg>`` and ``model__<arg>``.
@@ -90,8 +113,53 @@ class NetRegressor(RegressorMixin, BaseNet):
     True
     """
 
+    _parameter_constraints = {
+        **BaseNet._parameter_constraints,
+        "scale_target": ["boolean", StrOptions({"auto"})],
+    }
+
+    def __init__(
+        self,
+        layers=None,
+        *,
+        optimizer="adam",
+        loss=None,
+        metrics=None,
+        epochs=100,
+        batch_size="auto",
+        validation_split="auto",
+        early_stopping="auto",
+        patience=10,
+        callbacks=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        distribute=None,
+        dtype_policy="float32",
+        stream="auto",
+        categorical_features="from_dtype",
+        numeric_embedding=None,
+        scale_target="auto",
+        **kwargs,
+    ):
+        super().__init__(
+            layers, optimizer=optimizer, loss=loss, metrics=metrics, epochs=epochs, batch_size=batch_size,
+            validation_split=validation_split, early_stopping=early_stopping, patience=patience,
+            callbacks=callbacks, warm_start=warm_start, random_state=random_state, verbose=verbose,
+            distribute=distribute, dtype_policy=dtype_policy, stream=stream,
+            categorical_features=categorical_features, numeric_embedding=numeric_embedding, **kwargs,
+        )
+        self.scale_target = scale_target
+
     def _make_target(self):
         return RegressorTarget()
+
+    def _target_scaling(self, model, output):
+        if self.scale_target != "auto":
+            return bool(self.scale_target)
+        linear = _spec.activation_name(model.layers[-1]) == "linear"
+        loss = self.loss is None or isinstance(_params.loss_template(self.loss), _STANDARDIZABLE_LOSSES)
+        return linear and loss
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):

@@ -98,9 +98,13 @@ class NetTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNet)
         or the encoder's last layer (autoencoder); for a callable spec, the
         layer before the output layer.
     optimizer, loss, metrics, epochs, batch_size, validation_split, early_stopping, \
-patience, callbacks, warm_start, random_state, verbose, distribute, dtype_policy, stream, **kwargs
+patience, callbacks, warm_start, random_state, verbose, distribute, dtype_policy, stream, \
+categorical_features, numeric_embedding, **kwargs
         As for :class:`NetClassifier`; ``loss=None`` infers the loss from
-        ``y`` (mean squared error for the autoencoder).
+        ``y`` (mean squared error for the autoencoder). A table (a DataFrame)
+        is encoded as for :class:`NetClassifier`; ``transform_layer="sknet_table"``
+        then returns the table's learned representation (numbers and category
+        embeddings), with names from ``get_feature_names_out``.
 
     Attributes
     ----------
@@ -150,9 +154,9 @@ patience, callbacks, warm_start, random_state, verbose, distribute, dtype_policy
         loss=None,
         metrics=None,
         epochs=100,
-        batch_size=32,
-        validation_split=0.0,
-        early_stopping=False,
+        batch_size="auto",
+        validation_split="auto",
+        early_stopping="auto",
         patience=10,
         callbacks=None,
         warm_start=False,
@@ -161,13 +165,16 @@ patience, callbacks, warm_start, random_state, verbose, distribute, dtype_policy
         distribute=None,
         dtype_policy="float32",
         stream="auto",
+        categorical_features="from_dtype",
+        numeric_embedding=None,
         **kwargs,
     ):
         super().__init__(
             layers, optimizer=optimizer, loss=loss, metrics=metrics, epochs=epochs, batch_size=batch_size,
             validation_split=validation_split, early_stopping=early_stopping, patience=patience,
             callbacks=callbacks, warm_start=warm_start, random_state=random_state, verbose=verbose,
-            distribute=distribute, dtype_policy=dtype_policy, stream=stream, **kwargs,
+            distribute=distribute, dtype_policy=dtype_policy, stream=stream,
+            categorical_features=categorical_features, numeric_embedding=numeric_embedding, **kwargs,
         )
         self.decoder = decoder
         self.transform_layer = transform_layer
@@ -203,7 +210,7 @@ patience, callbacks, warm_start, random_state, verbose, distribute, dtype_policy
 
     def _network_spec(self):
         if not self._fitting_autoencoder:
-            return self.layers
+            return self._layers_for_data()
         if _spec.spec_kind(self.layers) == "callable":
             if self.transform_layer is None:
                 raise ValueError("an autoencoder from a callable spec needs transform_layer= (the code layer).")
