@@ -21,7 +21,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from . import _data, _engine, _spec
+from . import _data, _engine, _spec, _tabular
 from ._base import BaseNet
 from ._compat import _fit_context
 from ._encoding import ClassifierTarget, RegressorTarget
@@ -246,6 +246,10 @@ categorical_features, numeric_embedding, **kwargs
         reset = not (self.warm_start and self.__sklearn_is_fitted__())
         autoencoder = y is None if reset else self.autoencoder_
         if autoencoder:
+            if _tabular.is_table(X, self.categorical_features):
+                raise ValueError("an autoencoder reconstructs a numeric X; a table (a DataFrame, or categorical "
+                                 "columns) needs y. Encode the table first (e.g. with a ColumnTransformer), or "
+                                 "fit with y and use transform_layer='sknet_table'.")
             if np.ndim(X) != 2:
                 raise ValueError(f"an autoencoder takes 2-D X (n_samples, n_features); got {np.ndim(X)}-D X.")
             y = X
@@ -286,6 +290,31 @@ categorical_features, numeric_embedding, **kwargs
         if index < 0:
             raise ValueError("the network has no hidden layer to transform with; give layers= a hidden layer.")
         return index
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of ``transform``'s columns.
+
+        ``nettransformer0, nettransformer1, ...`` for a network's layer; for
+        ``transform_layer="sknet_table"`` (a network fitted on a table), the
+        names of the table's representation: each number, its periodic
+        embedding (``<name>_periodic<k>``), its missing-value indicator
+        (``<name>_missing``) and each category's embedding
+        (``<name>_embedding<k>``).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored (the output names do not depend on them).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        layer = self.model_.layers[self._code]
+        if isinstance(layer, _tabular.TableEmbedding):
+            return np.asarray(layer.feature_names(self.table_encoder_), dtype=object)
+        return super().get_feature_names_out(input_features)
 
     # ------------------------------------------------------------------ transform
 

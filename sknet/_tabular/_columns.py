@@ -232,4 +232,4 @@ def declared_levels(series):
     """The number of levels a categorical column declares (``category`` dtype) or holds."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         return len(series.cat.categories)
-    return int(series.nunique(dropna=True))
+    return int(pd.Series(category_values(series, "")).nunique(dropna=True))

@@ -106,11 +106,11 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         self.categories_ = []
         for i in self.categorical_:
             series = frame.iloc[:, i]
+            values = category_values(series, names[i])  # first: it names a column of non-strings
             levels = declared_levels(series)
             if levels > n_rows:
                 raise ValueError(f"column {names[i]!r} is categorical with {levels} levels but X has {n_rows} rows: "
                                  "too many levels to learn from; drop it, group its levels, or make it numeric.")
-            values = category_values(series, names[i])
             present = pd.Series(values[pd.notna(values)], dtype=object)
             if present.empty:
                 raise ValueError(f"column {names[i]!r} has no value (all {n_rows} rows are missing); drop it.")
@@ -181,8 +181,8 @@ def _robust_scale(values):
 
 def codes(values, levels):
     """Integer codes (float32) of ``str``/None ``values`` for the sorted ``levels``: 0 missing, 1 unknown."""
-    categorical = pd.Categorical(values, categories=levels)
-    out = categorical.codes.astype("float32") + FIRST_LEVEL
-    out[out == FIRST_LEVEL - 1] = UNKNOWN  # not a level (pandas code -1), missing or not
+    positions = pd.Index(levels, dtype=object).get_indexer(values)  # -1: not a level (missing or not)
+    out = positions.astype("float32") + FIRST_LEVEL
+    out[positions < 0] = UNKNOWN
     out[pd.isna(values)] = MISSING
     return out

@@ -35,7 +35,7 @@ def embedding_dim(n_levels):
 
     The fastai rule of thumb (Howard & Gugger 2020), capped at 16: it grows
     slowly with the number of levels (``n_levels`` counts the missing and
-    unknown buckets): 3 values for a binary column, 6 for 10 levels, 14 for 50.
+    unknown buckets): 3 values for a binary column, 6 for 10 levels, 15 for 50.
     """
     return max(1, min(MAX_EMBEDDING_DIM, round(1.6 * n_levels**0.56)))
 
