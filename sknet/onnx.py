@@ -16,7 +16,8 @@ Outputs follow skl2onnx's conventions:
   target) and ``probabilities`` (one column per class, two for binary). The
   ``zipmap`` option is honoured (``True`` by default, as in skl2onnx: a list
   of dicts; ``False``: a matrix; ``"columns"``: one output per class). Like
-  skl2onnx's ZipMap, ``zipmap=True`` casts bool labels to int64;
+  skl2onnx's ZipMap, ``zipmap=True`` and ``"columns"`` give bool labels as
+  int64 (0/1), ``zipmap=False`` as bools;
 - regressors give ``variable``, of shape ``(n, n_outputs)``;
 - :class:`~sknet.NetTransformer` gives ``variable``: ``transform``'s output,
   of shape ``(n, n_features_out)``.
@@ -55,6 +56,7 @@ try:
         BooleanTensorType,
         DoubleTensorType,
         FloatTensorType,
+        Int32TensorType,
         Int64TensorType,
         StringTensorType,
     )
@@ -68,6 +70,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 import numpy as np
 
 from ._classifier import NetClassifier
+from ._compat import check_version
 from ._regressor import NetRegressor
 from ._spec import with_policy
 from ._transformer import NetTransformer
@@ -103,7 +106,10 @@ def network_to_onnx(model, input_shape, opset=None):
     input_shape : tuple of int
         Per-sample input shape (the estimator's ``input_shape_``).
     opset : int, default=None
-        Target ONNX opset; None: :data:`TF2ONNX_MAX_OPSET`.
+        Target ONNX opset; None: :data:`TF2ONNX_MAX_OPSET`. Keras < 3.12
+        ignores the opset it is asked for and exports tf2onnx's default (15):
+        a higher ``opset`` is then reached with onnx's version converter, a
+        lower one is a ``ValueError`` that names Keras 3.12.
 
     Returns
     -------
@@ -117,6 +123,10 @@ def network_to_onnx(model, input_shape, opset=None):
     """
     opset = TF2ONNX_MAX_OPSET if opset is None else int(opset)
     import tensorflow as tf
+    from tf2onnx.constants import PREFERRED_OPSET
+
+    if opset < PREFERRED_OPSET:  # Keras < 3.12 ignores opset_version: tf2onnx writes its default opset
+        check_version("keras", "3.12", f"An ONNX opset below {PREFERRED_OPSET} (opset={opset})")
 
     # A reduced-precision network (dtype_policy="mixed_bfloat16"...) is exported as the float32
     # network of the same weights: ONNX runtimes lack most bfloat16/float16 CPU kernels.
@@ -137,7 +147,8 @@ def network_to_onnx(model, input_shape, opset=None):
     if unknown:  # tf2onnx keeps the TensorFlow ops it cannot convert, under their TensorFlow names
         nodes = ", ".join(f"{n.name} ({n.op_type})" for n in unknown)
         raise _export_error(model, ValueError(f"TensorFlow ops without an ONNX equivalent: {nodes}"))
-    if opset > TF2ONNX_MAX_OPSET:
+    exported = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    if opset > exported:  # above tf2onnx's highest opset, or Keras < 3.12, which exports tf2onnx's default
         proto = onnx.version_converter.convert_version(proto, opset)
     return proto
 
@@ -180,16 +191,169 @@ def _add_network(scope, container, estimator, x_name, model):
 
 
 def _network_output(scope, operator, container, model=None):
-    """Cast and reshape the operator's input for ``model`` (default: ``model_``); returns ``(out, proto_type)``."""
+    """Cast and reshape the operator's input for ``model`` (default: ``model_``); returns ``(out, proto_type)``.
+
+    An estimator fitted on a DataFrame takes one input per column, encoded in
+    the graph as its ``table_encoder_`` does (:func:`_encoded_table`).
+    """
     estimator = operator.raw_operator
-    var = operator.inputs[0]
-    proto_type = TensorProto.DOUBLE if isinstance(var.type, DoubleTensorType) else TensorProto.FLOAT
-    x = var.full_name
-    if not isinstance(var.type, FloatTensorType):
-        x = _node(scope, container, "Cast", [x], "x32", to=TensorProto.FLOAT)
+    proto_type = TensorProto.DOUBLE if _float_type(operator) is DoubleTensorType else TensorProto.FLOAT
+    encoder = _table_encoder(estimator)
+    if encoder is not None:
+        x = _encoded_table(scope, operator, container, encoder)
+    else:
+        var = operator.inputs[0]
+        x = var.full_name
+        if not isinstance(var.type, FloatTensorType):
+            x = _node(scope, container, "Cast", [x], "x32", to=TensorProto.FLOAT)
     shape = _const(scope, container, "shape", np.array((-1,) + tuple(estimator.input_shape_), dtype=np.int64))
     x = _node(scope, container, "Reshape", [x, shape], "x_net")
     return _add_network(scope, container, estimator, x, estimator.model_ if model is None else model), proto_type
+
+
+# ----------------------------------------------------------------------------- raw DataFrames
+
+
+def _table_encoder(estimator):
+    """The encoder of an estimator fitted on a raw DataFrame (``table_encoder_``), or None."""
+    return getattr(estimator, "table_encoder_", None)
+
+
+def _input_count(operator):
+    """How many inputs the operator takes: one per column for a raw-DataFrame model, else one array."""
+    encoder = _table_encoder(operator.raw_operator)
+    return 1 if encoder is None else int(encoder.n_features_in_)
+
+
+def _float_type(operator):
+    """The float type of the outputs: float64 when an input is float64 (a number column of a frame), else float32."""
+    return (DoubleTensorType if any(isinstance(v.type, DoubleTensorType) for v in operator.inputs)
+            else FloatTensorType)
+
+
+_NUMBER_TYPES = (FloatTensorType, DoubleTensorType, Int64TensorType, Int32TensorType, BooleanTensorType)
+
+
+def _table_columns(operator, encoder):
+    """The operator's inputs in the encoder's column order: by name, else by position."""
+    names = [str(name) for name in encoder.feature_names_in_]
+    inputs = list(operator.inputs)
+    by_name = {v.raw_name: v for v in inputs}
+    if set(names) <= set(by_name):
+        return [by_name[name] for name in names]
+    if len(inputs) == len(names):
+        return inputs
+    raise RuntimeError(  # pragma: no cover - the shape calculator checks the count first
+        f"{type(operator.raw_operator).__name__} was fitted on a DataFrame of {len(names)} columns and takes one "
+        f"ONNX input per column, got {len(inputs)}.")
+
+
+def _column_2d(scope, container, var):
+    if var.type.shape is not None and len(var.type.shape) == 2:
+        return var.full_name
+    shape = _const(scope, container, "col_shape", np.array([-1, 1], dtype=np.int64))
+    return _node(scope, container, "Reshape", [var.full_name, shape], "col2d")
+
+
+def _encoded_table(scope, operator, container, encoder):
+    """The network input ``table_encoder_.transform`` gives, float32 ``(n, width)``, from one input per column.
+
+    - numbers: ``(x - center_) / scale_`` (float64, as the encoder computes
+      it), 0 where ``x`` is NaN; then a 0/1 indicator for each column of
+      ``indicators_``, 1 where ``x`` is NaN;
+    - categories (``ai.onnx.ml.LabelEncoder``): ``k + 2`` for
+      ``categories_[j][k]``, 0 for the empty string (missing), 1 for any other
+      string (unseen or rare).
+    """
+    columns = _table_columns(operator, encoder)
+    parts = []
+    if len(encoder.numeric_):
+        numbers = []
+        for i in encoder.numeric_:
+            var = columns[i]
+            if not isinstance(var.type, _NUMBER_TYPES):
+                raise TypeError(f"column {var.raw_name!r} is numeric for {type(operator.raw_operator).__name__}; "
+                                f"its ONNX input must be a number tensor, not {type(var.type).__name__}.")
+            x = _column_2d(scope, container, var)
+            if not isinstance(var.type, DoubleTensorType):
+                x = _node(scope, container, "Cast", [x], "num64", to=TensorProto.DOUBLE)
+            numbers.append(x)
+        x = numbers[0] if len(numbers) == 1 else _node(scope, container, "Concat", numbers, "numbers", axis=1)
+        missing = _node(scope, container, "IsNaN", [x], "missing")
+        center = _const(scope, container, "center", np.asarray(encoder.center_, dtype=np.float64).reshape(1, -1))
+        scale = _const(scope, container, "scale", np.asarray(encoder.scale_, dtype=np.float64).reshape(1, -1))
+        z = _node(scope, container, "Div", [_node(scope, container, "Sub", [x, center], "centred"), scale], "z")
+        zero = _const(scope, container, "zero", np.array(0.0, dtype=np.float64))
+        z = _node(scope, container, "Where", [missing, zero, z], "z_filled")
+        parts.append(_node(scope, container, "Cast", [z], "z32", to=TensorProto.FLOAT))
+        if len(encoder.indicators_):
+            which = _const(scope, container, "indicators", np.asarray(encoder.indicators_, dtype=np.int64))
+            flags = _node(scope, container, "Gather", [missing, which], "missing_flags", axis=1)
+            parts.append(_node(scope, container, "Cast", [flags], "indicators32", to=TensorProto.FLOAT))
+    for j, i in enumerate(encoder.categorical_):
+        parts.append(_category_codes(scope, container, operator, columns[i], encoder.categories_[j]))
+    return parts[0] if len(parts) == 1 else _node(scope, container, "Concat", parts, "table", axis=1)
+
+
+def _category_codes(scope, container, operator, var, categories):
+    """A float32 ``(n, 1)`` column of category codes: 0 missing (""), 1 unseen, ``k + 2`` for ``categories[k]``."""
+    x = _column_2d(scope, container, var)
+    if isinstance(var.type, (Int64TensorType, Int32TensorType)):  # skl2onnx types an int category column so
+        x = _node(scope, container, "Cast", [x], "category_str", to=TensorProto.STRING)  # "3", as str(3)
+    elif isinstance(var.type, BooleanTensorType):
+        true, false = (_const(scope, container, "word", np.array(word, dtype=object)) for word in ("True", "False"))
+        x = _node(scope, container, "Where", [x, true, false], "category_str")  # as str(True)
+    elif not isinstance(var.type, StringTensorType):
+        raise TypeError(
+            f"column {var.raw_name!r} is categorical for {type(operator.raw_operator).__name__}; its ONNX input must "
+            f"be a string tensor (the categories as str(value), '' for a missing value), not "
+            f"{type(var.type).__name__}: pass initial_types, or convert with sknet.onnx.to_onnx, which types it so.")
+    keys = [str(c) for c in categories]
+    values = [k + 2.0 for k in range(len(keys))]
+    if "" in keys:  # the empty string is the missing value's
+        del values[keys.index("")], keys[keys.index("")]
+    return _node(scope, container, "LabelEncoder", [x], "codes", op_domain="ai.onnx.ml", op_version=2,
+                 keys_strings=keys + [""], values_floats=values + [0.0], default_float=1.0)
+
+
+def _frame_estimator(model):
+    """The frame-fitted estimator that first receives ``model``'s input (itself or a pipeline's first step), or None."""
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(model, Pipeline):
+        steps = [step for _, step in model.steps if step not in (None, "passthrough")]
+        if not steps:
+            return None
+        model = steps[0]
+    return model if _table_encoder(model) is not None else None
+
+
+def _frame_types(model, X):
+    """skl2onnx initial types for a DataFrame sample when ``model`` encodes frames itself, else None.
+
+    One input per column, named as the column: a string tensor ``(None, 1)``
+    for a categorical column, ``float`` for a float32 number column and
+    ``double`` for the others (floats, ints, bools, datetimes as days since
+    1970-01-01).
+    """
+    estimator = _frame_estimator(model)
+    if estimator is None or not hasattr(X, "columns"):
+        return None
+    encoder = _table_encoder(estimator)
+    names = [str(name) for name in encoder.feature_names_in_]
+    categorical = {names[i] for i in encoder.categorical_}
+    types = []
+    for position, column in enumerate(X.columns):
+        name = str(column)
+        if name not in names:
+            return None  # columns that the estimator does not know: skl2onnx's own guess, and its error
+        if name in categorical:
+            types.append((name, StringTensorType([None, 1])))
+        elif str(X.dtypes.iloc[position]) == "float32":
+            types.append((name, FloatTensorType([None, 1])))
+        else:
+            types.append((name, DoubleTensorType([None, 1])))
+    return types
 
 
 def _node(scope, container, op_type, inputs, hint, outputs=None, **attrs):
@@ -245,8 +409,24 @@ def _decoded(estimator):
     return estimator.classes_, None
 
 
+def _zipmap_of(operator):
+    """skl2onnx's ZipMap operator (``zipmap=True`` or ``"columns"``) that takes the operator's labels, or None.
+
+    skl2onnx's ZipMap casts the labels to int64 but declares its output with
+    the type of its input, so bool labels must reach it as int64 already
+    (skl2onnx's own classifiers declare bool labels as int64). ONNX's
+    ``ZipMap`` (``zipmap=True``) takes float32 probabilities only, and
+    ``"columns"`` declares its outputs at parsing, in the float type of the
+    first input.
+    """
+    label = operator.outputs[0]
+    return next((op for op in operator.scope_inst.operators.values()
+                 if op.type in ("SklearnZipMap", "SklearnZipMapColumns") and op.inputs and op.inputs[0] is label),
+                None)
+
+
 def _classifier_shape(operator):
-    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=[1, 2])
+    check_input_and_output_numbers(operator, input_count_range=_input_count(operator), output_count_range=[1, 2])
     estimator = operator.raw_operator
     n = operator.inputs[0].get_first_dimension()
     table, width = _decoded(estimator)
@@ -254,9 +434,16 @@ def _classifier_shape(operator):
         label_type = _label_type(np.zeros(1, dtype=estimator.target_.y_dtype_))[0]
     else:
         label_type = _label_type(table)[0]
+    zipmap = _zipmap_of(operator)
+    if label_type is BooleanTensorType and zipmap is not None:
+        label_type = Int64TensorType  # skl2onnx's ZipMap casts its label input to int64, declared as its input
     operator.outputs[0].type = label_type([n] if width is None else [n, width])
     if len(operator.outputs) == 2:
-        proba_type = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
+        proba_type = _float_type(operator)
+        if zipmap is not None and zipmap.type == "SklearnZipMap":
+            proba_type = FloatTensorType  # (skl2onnx's own classifiers fail on float64 input with zipmap=True)
+        elif zipmap is not None and len(zipmap.outputs) > 1 and zipmap.outputs[1].type is not None:
+            proba_type = type(zipmap.outputs[1].type)  # "columns": the per-class outputs' declared type
         operator.outputs[1].type = proba_type([n, len(estimator.classes_)])
 
 
@@ -282,10 +469,10 @@ def _classifier_converter(scope, operator, container):
         positive = _node(scope, container, "Greater", [out, cut], "positive")
     table, _ = _decoded(estimator)
     label = operator.outputs[0].full_name
+    label_type = type(operator.outputs[0].type)  # as _classifier_shape declared it (bool labels to a ZipMap: int64)
     if target.kind == "multilabel":
         to = {BooleanTensorType: TensorProto.BOOL, Int64TensorType: TensorProto.INT64,
               FloatTensorType: TensorProto.FLOAT, DoubleTensorType: TensorProto.DOUBLE}
-        label_type = _label_type(np.zeros(1, dtype=target.y_dtype_))[0]
         _node(scope, container, "Cast", [positive], "label", outputs=label, to=to[label_type])
     else:
         if units == 1:
@@ -294,28 +481,43 @@ def _classifier_converter(scope, operator, container):
             codes = _node(scope, container, "Squeeze", [codes, axis], "codes")
         else:
             codes = _node(scope, container, "ArgMax", [out], "codes", axis=1, keepdims=0)
-        values = _const(scope, container, "classes", _label_type(table)[1])
+        values = _label_type(table)[1]
+        if label_type is Int64TensorType:
+            values = values.astype(np.int64)
+        values = _const(scope, container, "classes", values)
         _node(scope, container, "Gather", [values, codes], "label", outputs=label, axis=0)
     if len(operator.outputs) == 2:
-        _node(scope, container, "Cast", [proba], "probabilities", outputs=operator.outputs[1].full_name,
-              to=proto_type)
+        to = TensorProto.DOUBLE if isinstance(operator.outputs[1].type, DoubleTensorType) else TensorProto.FLOAT
+        _node(scope, container, "Cast", [proba], "probabilities", outputs=operator.outputs[1].full_name, to=to)
 
 
 def _float_output_shape(width):
     """A shape calculator for one float output of ``width(estimator)`` columns, in the input's float type."""
 
     def shape(operator):
-        check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+        check_input_and_output_numbers(operator, input_count_range=_input_count(operator), output_count_range=1)
         n = operator.inputs[0].get_first_dimension()
-        out_type = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
-        operator.outputs[0].type = out_type([n, width(operator.raw_operator)])
+        operator.outputs[0].type = _float_type(operator)([n, width(operator.raw_operator)])
 
     return shape
 
 
 def _regressor_converter(scope, operator, container):
+    """The network's output, mapped back to the target's units when it trained on a scaled target."""
+    estimator = operator.raw_operator
     out, proto_type = _network_output(scope, operator, container)
-    _node(scope, container, "Cast", [out], "variable", outputs=operator.outputs[0].full_name, to=proto_type)
+    variable = operator.outputs[0].full_name
+    scale = getattr(estimator.target_, "scale_", None)
+    if scale is None:
+        _node(scope, container, "Cast", [out], "variable", outputs=variable, to=proto_type)
+        return
+    # predict: out * scale_ + mean_, computed here in the output's float type.
+    dtype = np.float64 if proto_type == TensorProto.DOUBLE else np.float32
+    out = _node(scope, container, "Cast", [out], "scaled", to=proto_type)
+    scale = _const(scope, container, "target_scale", np.asarray(scale, dtype=dtype).reshape(1, -1))
+    mean = _const(scope, container, "target_mean", np.asarray(estimator.target_.mean_, dtype=dtype).reshape(1, -1))
+    out = _node(scope, container, "Mul", [out, scale], "unscaled")
+    _node(scope, container, "Add", [out, mean], "variable", outputs=variable)
 
 
 def _transformer_converter(scope, operator, container):
@@ -379,6 +581,12 @@ def to_onnx(model, X_sample, **options):
     same; onnxruntime runs ``Scaler`` on one thread, element by element,
     which took 14% of a 10,000-row call of the tutorial MLP pipeline.
     """
+    if not hasattr(X_sample, "iloc") and hasattr(X_sample, "to_pandas"):  # a polars DataFrame
+        X_sample = X_sample.to_pandas()
+    if "initial_types" not in options:
+        types = _frame_types(model, X_sample)
+        if types is not None:
+            return _standard_scalers(skl2onnx.to_onnx(model, initial_types=types, **options))
     return _standard_scalers(skl2onnx.to_onnx(model, X_sample, **options))
 
 

@@ -123,6 +123,42 @@ def test_zipmap_options():
     np.testing.assert_allclose([[d["no"], d["yes"]] for d in dicts], proba, atol=ATOL)
     columns = run_onnx(clf, X, options={"zipmap": "columns"})
     np.testing.assert_allclose(np.stack(columns[1:], axis=1), proba, atol=ATOL)
+    # float64 input: ONNX's ZipMap takes float32 probabilities only (skl2onnx's MLPClassifier fails here)
+    _, dicts = run_onnx(clf, X.astype("float64"))
+    np.testing.assert_allclose([[d["no"], d["yes"]] for d in dicts], proba, atol=ATOL)
+    columns = run_onnx(clf, X.astype("float64"), options={"zipmap": "columns"})
+    assert columns[1].dtype == np.float64
+    np.testing.assert_allclose(np.stack(columns[1:], axis=1), proba, atol=ATOL)
+
+
+@pytest.fixture(scope="module")
+def bool_classifiers():
+    """A binary and a multilabel classifier of bool labels (issue #28 item 7)."""
+    X, s = small_data(60)
+    binary = NetClassifier(MLP, epochs=2, random_state=0).fit(X, s > 0)
+    multilabel = NetClassifier(MLP, epochs=2, random_state=0).fit(X, np.stack([s > 0, X[:, 2] > 0], axis=1))
+    return X, binary, multilabel
+
+
+@pytest.mark.parametrize("zipmap", [True, False, "columns"])
+def test_bool_labels_with_every_zipmap(bool_classifiers, zipmap):
+    """onnxruntime loads bool-label models: ZipMap's int64 labels (as skl2onnx's MLPClassifier), else bools."""
+    X, binary, multilabel = bool_classifiers
+    for clf in (binary, multilabel):
+        expected, proba = clf.predict(X), clf.predict_proba(X)
+        assert expected.dtype == np.bool_
+        outputs = run_onnx(clf, X, options={"zipmap": zipmap})
+        label = outputs[0]
+        assert label.dtype == (np.bool_ if zipmap is False else np.int64)
+        np.testing.assert_array_equal(label, expected)
+        if zipmap is True:
+            assert sorted(outputs[1][0]) == [0, 1]
+            onnx_proba = np.array([[d[k] for k in sorted(d)] for d in outputs[1]])
+        elif zipmap == "columns":
+            onnx_proba = np.stack(outputs[1:], axis=1)
+        else:
+            onnx_proba = outputs[1]
+        np.testing.assert_allclose(onnx_proba, proba, atol=ATOL)
 
 
 # ----------------------------------------------------------------------------- layers
@@ -156,6 +192,42 @@ def test_regressor(outputs, dtype):
     (values,) = run_onnx(reg, X.astype(dtype))
     assert values.shape == (len(X), outputs) and values.dtype == np.dtype(dtype)
     np.testing.assert_allclose(values, reg.predict(X).reshape(len(X), -1), atol=ATOL)
+
+
+def scaled_regressor(X, y):
+    """A regressor that trained on a standardized ``y`` (``target_.mean_``/``scale_`` set)."""
+    reg = NetRegressor(MLP, epochs=2, random_state=0)
+    if "scale_target" in reg.get_params():
+        reg.set_params(scale_target=True).fit(X, y)
+        assert reg.target_.scale_ is not None
+        return reg
+    # Until NetRegressor(scale_target=...) lands: the same state, set by hand on a target whose decode applies it.
+    from sknet._encoding import RegressorTarget
+
+    class ScaledTarget(RegressorTarget):
+        def decode(self, out, logits=False):
+            return super().decode(np.asarray(out, dtype="float64") * self.scale_ + self.mean_)
+
+    y2 = np.asarray(y, dtype="float64").reshape(len(y), -1)
+    mean, scale = y2.mean(axis=0), y2.std(axis=0)
+    reg.fit(X, ((y2 - mean) / scale).reshape(np.shape(y)))
+    target = ScaledTarget().fit(y)
+    target.mean_, target.scale_ = mean, scale
+    reg.target_ = target
+    return reg
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_regressor_scaled_target_in_original_units(outputs, dtype):
+    X, s = small_data()
+    y = 1000 + 300 * s if outputs == 1 else np.stack([1000 + 300 * s, -s, 5 + 0.01 * s], axis=1)
+    reg = scaled_regressor(X, y)
+    expected = reg.predict(X).reshape(len(X), -1)
+    assert np.abs(expected).max() > 500  # in y's units, not the network's
+    (values,) = run_onnx(reg, X.astype(dtype))
+    assert values.shape == (len(X), outputs) and values.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(values, expected, rtol=1e-5, atol=ATOL)
 
 
 def test_unconvertible_layer_named():
