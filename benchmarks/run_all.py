@@ -12,7 +12,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = [
     "bench_digits", "bench_mnist_mlp", "bench_mnist_cnn", "bench_predict", "bench_onnx", "bench_sparse", "bench_stream",
-    "bench_memory", "bench_njobs", "bench_soak",
+    "bench_memory", "bench_njobs", "bench_soak", "bench_tabular",
 ]
 
 
