@@ -203,7 +203,7 @@ def target_rows(summary, datasets, infos, seeds):
         label = f"{name}: {infos[name]['metric']}, mean of {seeds} seed{'s' * (seeds > 1)}"
         peer_cell = f"{peer['score']:.4f}" if peer["score"] is not None else _fails(peer)
         if ours["score"] is None or peer["score"] is None:
-            met = "NO" if ours["score"] is None and peer["score"] is not None else ""
+            met = "NO" if ours["score"] is None and ours["error"] != "not run" and peer["score"] is not None else ""
             rows.append((label, _fails(ours) if ours["score"] is None else f"{ours['score']:.4f}", mlp_name,
                          peer_cell, "", ">= 1.0", met))
             continue
@@ -213,10 +213,11 @@ def target_rows(summary, datasets, infos, seeds):
 
     n = len(datasets)
     fits = sum(summary[d, "sknet_raw"]["score"] is not None for d in datasets)
+    ran = any(summary[d, "sknet_raw"]["error"] != "not run" for d in datasets)
     hgb_fits = sum(summary[d, "hgb"]["score"] is not None for d in datasets)
     rows.append(("raw DataFrame, default parameters: fits and predicts", f"{fits}/{n} datasets",
                  CONTENDERS["hgb"], f"{hgb_fits}/{n} datasets", f"{fits / hgb_fits:.3f}" if hgb_fits else "",
-                 ">= 1.0", "yes" if fits == n else "NO"))
+                 ">= 1.0", ("yes" if fits == n else "NO") if ran else ""))
 
     def median_gap(contender):
         gaps = [summary[d, "hgb"]["score"] - summary[d, contender]["score"] for d in datasets
@@ -224,19 +225,21 @@ def target_rows(summary, datasets, infos, seeds):
         complete = len(gaps) == n
         return (statistics.median(gaps) if gaps else None), complete
 
-    def gap_cell(gap, complete):
+    def gap_cell(gap, complete, contender):
         if gap is None:
-            return "n/a (fails)"
+            ran_both = all(any(summary[d, c]["error"] != "not run" for d in datasets) for c in (contender, "hgb"))
+            return "n/a (fails)" if ran_both else "not run"
         return f"{gap:+.4f}" + ("" if complete else " (fails on some)")
 
     gap, complete = median_gap("sknet_raw")
     mlp_gap, mlp_complete = median_gap("mlp")
+    mlp_cell = gap_cell(mlp_gap, mlp_complete, "mlp")
     rows.append(("median gap to HistGradientBoosting (its score - ours), sknet on the raw frame",
-                 gap_cell(gap, complete), mlp_name, gap_cell(mlp_gap, mlp_complete), "", "median gap <= 0",
-                 "yes" if gap is not None and complete and gap <= 0 else "NO"))
+                 gap_cell(gap, complete, "sknet_raw"), mlp_name, mlp_cell, "", "median gap <= 0",
+                 ("yes" if gap is not None and complete and gap <= 0 else "NO") if ran else ""))
     pipe_gap, pipe_complete = median_gap("sknet_pipe")
     rows.append(("median gap to HistGradientBoosting (its score - ours), sknet in the one-hot pipeline",
-                 gap_cell(pipe_gap, pipe_complete), mlp_name, gap_cell(mlp_gap, mlp_complete), "", "(info)", ""))
+                 gap_cell(pipe_gap, pipe_complete, "sknet_pipe"), mlp_name, mlp_cell, "", "(info)", ""))
 
     for peer, target in (("mlp", "<= 1.0"), ("hgb", "(info)")):
         both = [d for d in datasets if summary[d, "sknet_raw"]["fit_time"] and summary[d, peer]["fit_time"]]
@@ -244,12 +247,12 @@ def target_rows(summary, datasets, infos, seeds):
         peer_times = [summary[d, peer]["fit_time"] for d in datasets if summary[d, peer]["fit_time"]]
         peer_cell = fmt_time(statistics.median(peer_times)) if peer_times else "not run"
         if not both:
-            rows.append((label, "n/a (fails)", CONTENDERS[peer], peer_cell, "", target,
-                         "NO" if target != "(info)" else ""))
+            rows.append((label, "n/a (fails)" if ran else "not run", CONTENDERS[peer], peer_cell, "", target,
+                         "NO" if target != "(info)" and ran else ""))
             continue
         ratio = statistics.median(summary[d, "sknet_raw"]["fit_time"] / summary[d, peer]["fit_time"] for d in both)
         ours = fmt_time(statistics.median(summary[d, "sknet_raw"]["fit_time"] for d in both))
-        met = "" if target == "(info)" else ("yes" if ratio <= 1.0 and len(both) == n else "NO")
+        met = "" if target == "(info)" or not ran else ("yes" if ratio <= 1.0 and len(both) == n else "NO")
         rows.append((label, ours, CONTENDERS[peer], peer_cell, f"{ratio:.3f}", target, met))
     return rows
 
@@ -341,7 +344,7 @@ def main(quick, args):
                   f"max_rows={max_rows}, seeds={seeds}", file=sys.stderr)
         records += [r for r in old["records"] if r["contender"] not in contenders and r["dataset"] in datasets
                     and r["seed"] < seeds]
-        reused = ", ".join(c for c in CONTENDERS if c not in contenders)
+        reused = ", ".join(c for c in CONTENDERS if c not in contenders and any(r["contender"] == c for r in records))
         title_extra += f"; {reused} from {os.path.basename(args.reuse)}"
     print_results(records, datasets, contenders, infos, seeds, title_extra)
     print(f"\n(bench_tabular: {time.perf_counter() - start:.0f} s for {len(records)} fits)")
