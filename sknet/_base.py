@@ -84,7 +84,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         "dtype_policy": [str, keras.DTypePolicy],
         "stream": [StrOptions({"auto"}), "boolean"],
         "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
-        "numeric_embedding": [StrOptions({"periodic"}), None],
+        "numeric_embedding": [StrOptions({"periodic", "piecewise"}), None],
     }
 
     def __init__(
@@ -107,7 +107,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         dtype_policy="float32",
         stream="auto",
         categorical_features="from_dtype",
-        numeric_embedding=None,
+        numeric_embedding="piecewise",
         **kwargs,
     ):
         self.layers = layers
@@ -420,7 +420,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         encoder = self.table_encoder_
         return _tabular.TableEmbedding(
             len(encoder.numeric_), len(encoder.indicators_), encoder.n_levels_,
-            numeric_embedding=self.numeric_embedding, seed=seed, name="sknet_table",
+            numeric_embedding=self.numeric_embedding, seed=seed, name="sknet_table", bin_edges=encoder.quantiles_,
             dtype=_params.make_policy(self.dtype_policy),
         )
 

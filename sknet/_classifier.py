@@ -187,7 +187,7 @@ class NetClassifier(ClassifierMixin, BaseNet):
         dtype_policy="float32",
         stream="auto",
         categorical_features="from_dtype",
-        numeric_embedding=None,
+        numeric_embedding="piecewise",
         **kwargs,
     ):
         super().__init__(

@@ -50,7 +50,7 @@ class NetRegressor(RegressorMixin, BaseNet):
     dtype_policy : str or keras.DTypePolicy, default="float32"
     stream : "auto" or bool, default="auto"
     categorical_features : "from_dtype", None or array-like, default="from_dtype"
-    numeric_embedding : None or "periodic", default=None
+    numeric_embedding : None, "periodic" or "piecewise", default="piecewise"
         See :class:`NetClassifier`.
     scale_target : "auto" or bool, default="auto"
         Train on the standardized target ``(y - mean) / std`` (per output) and
@@ -138,7 +138,7 @@ class NetRegressor(RegressorMixin, BaseNet):
         dtype_policy="float32",
         stream="auto",
         categorical_features="from_dtype",
-        numeric_embedding=None,
+        numeric_embedding="piecewise",
         scale_target="auto",
         **kwargs,
     ):

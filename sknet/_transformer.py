@@ -166,7 +166,7 @@ categorical_features, numeric_embedding, **kwargs
         dtype_policy="float32",
         stream="auto",
         categorical_features="from_dtype",
-        numeric_embedding=None,
+        numeric_embedding="piecewise",
         **kwargs,
     ):
         super().__init__(

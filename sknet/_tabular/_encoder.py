@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._columns import as_pandas, categorical_mask, category_values, declared_levels, numeric_values
 
 MISSING, UNKNOWN, FIRST_LEVEL = 0, 1, 2
+N_BINS = 16  # bins of the piecewise-linear numeric embedding (quantiles_)
 
 
 class TableEncoder(TransformerMixin, BaseEstimator):
@@ -63,6 +64,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         Positions into ``numeric_`` of the columns with a missing-value indicator.
     categories_ : list of list of str
         The levels of each categorical column (code ``k + 2`` for level ``k``).
+    quantiles_ : ndarray of shape (len(numeric_), 17)
+        The 0, 1/16, ..., 1 quantiles of each scaled numeric column: the bin
+        edges of the piecewise-linear numeric embedding.
     """
 
     def __init__(self, categorical_features="from_dtype", min_frequency=2):
@@ -90,7 +94,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         self.n_features_in_ = frame.shape[1]
         self.numeric_ = [i for i in range(frame.shape[1]) if not mask[i]]
         self.categorical_ = [i for i in range(frame.shape[1]) if mask[i]]
-        centers, scales, self.indicators_ = [], [], []
+        centers, scales, quantiles, self.indicators_ = [], [], [], []
         for k, i in enumerate(self.numeric_):
             values = numeric_values(frame.iloc[:, i], names[i])
             missing = np.isnan(values)
@@ -99,10 +103,12 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             center, scale = _robust_scale(values[~missing])
             centers.append(center)
             scales.append(scale)
+            quantiles.append(np.quantile((values[~missing] - center) / scale, np.linspace(0, 1, N_BINS + 1)))
             if missing.any():
                 self.indicators_.append(k)
         self.center_ = np.array(centers, dtype="float64")
         self.scale_ = np.array(scales, dtype="float64")
+        self.quantiles_ = np.array(quantiles, dtype="float64").reshape(len(self.numeric_), N_BINS + 1)
         self.categories_ = []
         for i in self.categorical_:
             series = frame.iloc[:, i]

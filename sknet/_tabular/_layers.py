@@ -16,6 +16,12 @@ row: ``[numbers, indicators, embeddings]``.
   mapped by a per-column linear layer to ``periodic_dim`` values; the clipped
   number itself stays beside them. It lets the network bend each number's
   effect before the numbers are mixed.
+* ``numeric_embedding="piecewise"`` adds, per number, the piecewise-linear
+  encoding of Gorishniy et al. (2022): with bin edges at the training
+  column's quantiles (``bin_edges``, 16 bins, learned by the encoder and held
+  as non-trainable weights), bin ``t`` reads ``clip((x - b[t-1]) / (b[t] -
+  b[t-1]), 0, 1)`` (a step at ``b[t]`` for an empty bin). A threshold on a
+  number, which trees find at once, is then one weight away.
 * **Categories**: one trainable embedding per column, of
   :func:`embedding_dim` values, initialised with standard deviation
   ``1/sqrt(dim)`` so that a category starts with the weight of one one-hot
@@ -54,21 +60,27 @@ class TableEmbedding(keras.layers.Layer):
         For each trailing code column, its number of codes.
     embedding_dims : list of int or None
         Width of each category's embedding (None: :func:`embedding_dim`).
-    numeric_embedding : None or "periodic"
+    numeric_embedding : None, "periodic" or "piecewise"
         Embed each number (see the module docstring).
     n_frequencies, periodic_dim : int
         Sizes of the periodic embedding.
     frequency_scale : float
         Standard deviation of the initial frequencies.
+    n_bins : int
+        Bins of the piecewise-linear embedding.
     seed : int or None
         Seed of the initializers.
+    bin_edges : array-like of shape (n_numeric, n_bins + 1) or None
+        Initial bin edges (the encoder's ``quantiles_``); not part of the
+        config: they are weights, saved and loaded with the others.
     """
 
     def __init__(self, n_numeric, n_indicators, n_levels, embedding_dims=None, numeric_embedding=None,
-                 n_frequencies=16, periodic_dim=3, frequency_scale=0.1, seed=None, **kwargs):
+                 n_frequencies=16, periodic_dim=3, frequency_scale=0.1, n_bins=16, seed=None, bin_edges=None,
+                 **kwargs):
         super().__init__(**kwargs)
-        if numeric_embedding not in (None, "periodic"):
-            raise ValueError(f"numeric_embedding={numeric_embedding!r}: use None or 'periodic'.")
+        if numeric_embedding not in (None, "periodic", "piecewise"):
+            raise ValueError(f"numeric_embedding={numeric_embedding!r}: use None, 'periodic' or 'piecewise'.")
         self.n_numeric = int(n_numeric)
         self.n_indicators = int(n_indicators)
         self.n_levels = [int(n) for n in n_levels]
@@ -77,7 +89,9 @@ class TableEmbedding(keras.layers.Layer):
         self.n_frequencies = int(n_frequencies)
         self.periodic_dim = int(periodic_dim)
         self.frequency_scale = float(frequency_scale)
+        self.n_bins = int(n_bins)
         self.seed = seed
+        self._bin_edges = bin_edges
 
     def _initializer(self, kind, offset, **kwargs):
         seed = None if self.seed is None else int(self.seed) + offset
@@ -102,6 +116,11 @@ class TableEmbedding(keras.layers.Layer):
                 shape=(n, k, d), name="periodic_kernel",
                 initializer=self._initializer("GlorotUniform", offset + 2))
             self.periodic_bias = self.add_weight(shape=(n, d), name="periodic_bias", initializer="zeros")
+        if self.numeric_embedding == "piecewise" and self.n_numeric:
+            edges = self._bin_edges
+            initializer = "zeros" if edges is None else keras.initializers.Constant(ops.convert_to_tensor(edges))
+            self.bin_edges = self.add_weight(shape=(self.n_numeric, self.n_bins + 1), name="bin_edges",
+                                             initializer=initializer, trainable=False)
 
     def call(self, inputs):
         parts = []
@@ -113,6 +132,8 @@ class TableEmbedding(keras.layers.Layer):
                 angles = 2 * math.pi * clipped[:, :, None] * self.frequencies[None] + self.phases[None]
                 periodic = ops.einsum("bnk,nkd->bnd", ops.cos(angles), self.periodic_kernel) + self.periodic_bias
                 parts.append(ops.reshape(periodic, (-1, self.n_numeric * self.periodic_dim)))
+            elif self.numeric_embedding == "piecewise":
+                parts.append(self._piecewise(numbers))
         start = self.n_numeric + self.n_indicators
         if self.n_indicators:
             parts.append(inputs[:, self.n_numeric : start])
@@ -121,14 +142,23 @@ class TableEmbedding(keras.layers.Layer):
             parts.extend(ops.take(table, codes[:, j], axis=0) for j, table in enumerate(self.embeddings))
         return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
 
+    def _piecewise(self, numbers):
+        low = ops.cast(self.bin_edges[None, :, :-1], numbers.dtype)
+        high = ops.cast(self.bin_edges[None, :, 1:], numbers.dtype)
+        width = high - low
+        x = numbers[:, :, None]
+        ramp = ops.clip((x - low) / ops.where(width > 0, width, 1.0), 0.0, 1.0)
+        encoded = ops.where(width > 0, ramp, ops.cast(x >= high, numbers.dtype))
+        return ops.reshape(encoded, (-1, self.n_numeric * self.n_bins))
+
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.output_width)
 
     @property
     def output_width(self):
         """Width of the representation the user's layers receive."""
-        periodic = self.periodic_dim if self.numeric_embedding == "periodic" else 0
-        return self.n_numeric * (1 + periodic) + self.n_indicators + sum(self.embedding_dims)
+        per_number = {"periodic": self.periodic_dim, "piecewise": self.n_bins}.get(self.numeric_embedding, 0)
+        return self.n_numeric * (1 + per_number) + self.n_indicators + sum(self.embedding_dims)
 
     def feature_names(self, encoder):
         """Names of the output columns, from the fitted :class:`TableEncoder`."""
@@ -137,6 +167,8 @@ class TableEmbedding(keras.layers.Layer):
         out = list(numeric)
         if self.numeric_embedding == "periodic":
             out += [f"{name}_periodic{d}" for name in numeric for d in range(self.periodic_dim)]
+        if self.numeric_embedding == "piecewise":
+            out += [f"{name}_bin{t}" for name in numeric for t in range(self.n_bins)]
         out += [f"{numeric[k]}_missing" for k in encoder.indicators_]
         for i, width in zip(encoder.categorical_, self.embedding_dims, strict=True):
             out += [f"{names[i]}_embedding{d}" for d in range(width)]
@@ -148,5 +180,5 @@ class TableEmbedding(keras.layers.Layer):
             "n_numeric": self.n_numeric, "n_indicators": self.n_indicators, "n_levels": list(self.n_levels),
             "embedding_dims": list(self.embedding_dims), "numeric_embedding": self.numeric_embedding,
             "n_frequencies": self.n_frequencies, "periodic_dim": self.periodic_dim,
-            "frequency_scale": self.frequency_scale, "seed": self.seed,
+            "frequency_scale": self.frequency_scale, "n_bins": self.n_bins, "seed": self.seed,
         }
