@@ -36,6 +36,7 @@ SKOPS_TYPES = (
     "sknet._encoding.ClassifierTarget",
     "sknet._encoding.RegressorTarget",
     "sknet._encoding.Head",
+    "sknet._tabular._encoder.TableEncoder",
 )
 
 _SKOPS_FORMAT = "_sknet_skops_format"

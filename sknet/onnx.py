@@ -22,6 +22,15 @@ Outputs follow skl2onnx's conventions:
 - :class:`~sknet.NetTransformer` gives ``variable``: ``transform``'s output,
   of shape ``(n, n_features_out)``.
 
+A regressor trained on its standardized target (``scale_target``) maps the
+network's output back in the graph (``out * target_.scale_ + target_.mean_``).
+An estimator fitted on a raw DataFrame (``table_encoder_``) takes one input per
+column, named as the column: a string tensor ``(None, 1)`` for a categorical
+column (``str(value)``, ``""`` for a missing value; a string that is not a
+fitted level goes to the unknown bucket), a double tensor for the others
+(``NaN`` for a missing value; bools as 0/1, datetimes as days since
+1970-01-01), encoded in the graph as ``table_encoder_.transform`` does.
+
 float32 and float64 input both work (the network computes in float32, as
 sknet's ``predict`` does; float64 input gives float64 probabilities). A
 network trained with a reduced-precision ``dtype_policy`` (``"mixed_bfloat16"``,
@@ -220,9 +229,9 @@ def _table_encoder(estimator):
 
 
 def _input_count(operator):
-    """How many inputs the operator takes: one per column for a raw-DataFrame model, else one array."""
+    """How many inputs the operator takes: one per column (or one 2-D array) for a table model, else one array."""
     encoder = _table_encoder(operator.raw_operator)
-    return 1 if encoder is None else int(encoder.n_features_in_)
+    return 1 if encoder is None else [1, int(encoder.n_features_in_)]
 
 
 def _float_type(operator):
@@ -234,25 +243,41 @@ def _float_type(operator):
 _NUMBER_TYPES = (FloatTensorType, DoubleTensorType, Int64TensorType, Int32TensorType, BooleanTensorType)
 
 
-def _table_columns(operator, encoder):
-    """The operator's inputs in the encoder's column order: by name, else by position."""
+def _table_columns(scope, container, operator, encoder):
+    """``(name, tensor, type)`` of each column in the encoder's order, each tensor ``(n, 1)``.
+
+    The operator's inputs are matched to the fitted columns by name, else by
+    position; a single 2-D input (a table given as an array, with
+    ``categorical_features`` naming its columns) is split into its columns.
+    """
     names = [str(name) for name in encoder.feature_names_in_]
     inputs = list(operator.inputs)
+    if len(inputs) == 1 and len(names) > 1:
+        var = inputs[0]
+        width = var.type.shape[1] if var.type.shape is not None and len(var.type.shape) == 2 else None
+        if width is not None and width != len(names):
+            raise ValueError(f"{type(operator.raw_operator).__name__} was fitted on a table of {len(names)} "
+                             f"columns; its ONNX input {var.raw_name!r} has {width}.")
+        split = _const(scope, container, "split", np.ones(len(names), dtype=np.int64))
+        parts = [scope.get_unique_variable_name(f"{var.raw_name}_col") for _ in names]
+        container.add_node("Split", [var.full_name, split], parts, name=scope.get_unique_operator_name("Split"),
+                           axis=1)
+        return [(name, part, var.type) for name, part in zip(names, parts, strict=True)]
     by_name = {v.raw_name: v for v in inputs}
-    if set(names) <= set(by_name):
-        return [by_name[name] for name in names]
-    if len(inputs) == len(names):
-        return inputs
-    raise RuntimeError(  # pragma: no cover - the shape calculator checks the count first
-        f"{type(operator.raw_operator).__name__} was fitted on a DataFrame of {len(names)} columns and takes one "
-        f"ONNX input per column, got {len(inputs)}.")
-
-
-def _column_2d(scope, container, var):
-    if var.type.shape is not None and len(var.type.shape) == 2:
-        return var.full_name
-    shape = _const(scope, container, "col_shape", np.array([-1, 1], dtype=np.int64))
-    return _node(scope, container, "Reshape", [var.full_name, shape], "col2d")
+    if not set(names) <= set(by_name):
+        if len(inputs) != len(names):
+            raise ValueError(f"{type(operator.raw_operator).__name__} was fitted on a DataFrame of {len(names)} "
+                             f"columns and takes one ONNX input per column, got {len(inputs)}.")
+        by_name = dict(zip(names, inputs, strict=True))
+    columns = []
+    for name in names:
+        var = by_name[name]
+        tensor = var.full_name
+        if var.type.shape is None or len(var.type.shape) != 2:
+            shape = _const(scope, container, "col_shape", np.array([-1, 1], dtype=np.int64))
+            tensor = _node(scope, container, "Reshape", [tensor, shape], "col2d")
+        columns.append((var.raw_name, tensor, var.type))
+    return columns
 
 
 def _encoded_table(scope, operator, container, encoder):
@@ -265,17 +290,16 @@ def _encoded_table(scope, operator, container, encoder):
       ``categories_[j][k]``, 0 for the empty string (missing), 1 for any other
       string (unseen or rare).
     """
-    columns = _table_columns(operator, encoder)
+    columns = _table_columns(scope, container, operator, encoder)
     parts = []
     if len(encoder.numeric_):
         numbers = []
         for i in encoder.numeric_:
-            var = columns[i]
-            if not isinstance(var.type, _NUMBER_TYPES):
-                raise TypeError(f"column {var.raw_name!r} is numeric for {type(operator.raw_operator).__name__}; "
-                                f"its ONNX input must be a number tensor, not {type(var.type).__name__}.")
-            x = _column_2d(scope, container, var)
-            if not isinstance(var.type, DoubleTensorType):
+            name, x, var_type = columns[i]
+            if not isinstance(var_type, _NUMBER_TYPES):
+                raise TypeError(f"column {name!r} is numeric for {type(operator.raw_operator).__name__}; "
+                                f"its ONNX input must be a number tensor, not {type(var_type).__name__}.")
+            if not isinstance(var_type, DoubleTensorType):
                 x = _node(scope, container, "Cast", [x], "num64", to=TensorProto.DOUBLE)
             numbers.append(x)
         x = numbers[0] if len(numbers) == 1 else _node(scope, container, "Concat", numbers, "numbers", axis=1)
@@ -295,25 +319,56 @@ def _encoded_table(scope, operator, container, encoder):
     return parts[0] if len(parts) == 1 else _node(scope, container, "Concat", parts, "table", axis=1)
 
 
-def _category_codes(scope, container, operator, var, categories):
+def _category_codes(scope, container, operator, column, categories):
     """A float32 ``(n, 1)`` column of category codes: 0 missing (""), 1 unseen, ``k + 2`` for ``categories[k]``."""
-    x = _column_2d(scope, container, var)
-    if isinstance(var.type, (Int64TensorType, Int32TensorType)):  # skl2onnx types an int category column so
+    name, x, var_type = column
+    if isinstance(var_type, (FloatTensorType, DoubleTensorType)):
+        return _float_category_codes(scope, container, x, var_type, categories)
+    if isinstance(var_type, (Int64TensorType, Int32TensorType)):  # skl2onnx types an int category column so
         x = _node(scope, container, "Cast", [x], "category_str", to=TensorProto.STRING)  # "3", as str(3)
-    elif isinstance(var.type, BooleanTensorType):
+    elif isinstance(var_type, BooleanTensorType):
         true, false = (_const(scope, container, "word", np.array(word, dtype=object)) for word in ("True", "False"))
         x = _node(scope, container, "Where", [x, true, false], "category_str")  # as str(True)
-    elif not isinstance(var.type, StringTensorType):
+    elif not isinstance(var_type, StringTensorType):
         raise TypeError(
-            f"column {var.raw_name!r} is categorical for {type(operator.raw_operator).__name__}; its ONNX input must "
+            f"column {name!r} is categorical for {type(operator.raw_operator).__name__}; its ONNX input must "
             f"be a string tensor (the categories as str(value), '' for a missing value), not "
-            f"{type(var.type).__name__}: pass initial_types, or convert with sknet.onnx.to_onnx, which types it so.")
+            f"{type(var_type).__name__}: pass initial_types, or convert with sknet.onnx.to_onnx, which types it so.")
     keys = [str(c) for c in categories]
     values = [k + 2.0 for k in range(len(keys))]
     if "" in keys:  # the empty string is the missing value's
         del values[keys.index("")], keys[keys.index("")]
     return _node(scope, container, "LabelEncoder", [x], "codes", op_domain="ai.onnx.ml", op_version=2,
                  keys_strings=keys + [""], values_floats=values + [0.0], default_float=1.0)
+
+
+def _float_category_codes(scope, container, x, var_type, categories):
+    """Category codes of a float column (a table given as a float array): a level is ``float(level)``, NaN missing.
+
+    The levels' strings (``"3.0"`` for the float 3, ``"3"`` for the int) are
+    matched by value, as float32 (``ai.onnx.ml.LabelEncoder``'s keys).
+    """
+    keys, values = [], []
+    for k, level in enumerate(categories):
+        try:
+            key = np.float32(float(level))
+        except ValueError:
+            continue  # a string level: no float input equals it
+        if np.isfinite(key) and key not in keys:
+            keys.append(float(key))
+            values.append(k + 2.0)
+    if not isinstance(var_type, FloatTensorType):
+        x32 = _node(scope, container, "Cast", [x], "category32", to=TensorProto.FLOAT)
+    else:
+        x32 = x
+    if keys:
+        codes = _node(scope, container, "LabelEncoder", [x32], "codes", op_domain="ai.onnx.ml", op_version=2,
+                      keys_floats=keys, values_floats=values, default_float=1.0)
+    else:  # every value unknown (or missing)
+        codes = _const(scope, container, "unknown", np.array(1.0, dtype=np.float32))
+    missing = _node(scope, container, "IsNaN", [x32], "category_missing")
+    return _node(scope, container, "Where", [missing, _const(scope, container, "zero32", np.array(0.0, "float32")),
+                                             codes], "codes_filled")
 
 
 def _frame_estimator(model):
@@ -559,9 +614,14 @@ def to_onnx(model, X_sample, **options):
         A fitted :class:`~sknet.NetClassifier`, :class:`~sknet.NetRegressor`, or
         any scikit-learn estimator (``Pipeline``, ``ColumnTransformer``,
         ``CalibratedClassifierCV``...) that contains them.
-    X_sample : array-like or pandas.DataFrame
+    X_sample : array-like or DataFrame
         A few rows of input: their dtype (float32 or float64) and per-row
         shape set the ONNX input (a DataFrame gives one input per column).
+        For an estimator fitted on a raw DataFrame (or a pipeline that starts
+        with one), each column's input type comes from its fitted role, not
+        from the sample's values: string for a categorical column, double
+        (float for a float32 column) for the others. A polars DataFrame is
+        read as pandas.
     **options
         Passed to ``skl2onnx.to_onnx``: ``options={"zipmap": False}`` (or
         ``{id(clf): {...}}``), ``target_opset``, ``initial_types``...

@@ -188,41 +188,21 @@ def test_batch_normalization_uses_moving_statistics():
 def test_regressor(outputs, dtype):
     X, s = small_data()
     y = s if outputs == 1 else np.stack([s, -s, 2 * s], axis=1)
-    reg = NetRegressor(MLP, epochs=2, random_state=0).fit(X, y)
+    reg = NetRegressor(MLP, scale_target=False, epochs=2, random_state=0).fit(X, y)
+    assert reg.target_.scale_ is None
     (values,) = run_onnx(reg, X.astype(dtype))
     assert values.shape == (len(X), outputs) and values.dtype == np.dtype(dtype)
     np.testing.assert_allclose(values, reg.predict(X).reshape(len(X), -1), atol=ATOL)
 
 
-def scaled_regressor(X, y):
-    """A regressor that trained on a standardized ``y`` (``target_.mean_``/``scale_`` set)."""
-    reg = NetRegressor(MLP, epochs=2, random_state=0)
-    if "scale_target" in reg.get_params():
-        reg.set_params(scale_target=True).fit(X, y)
-        assert reg.target_.scale_ is not None
-        return reg
-    # Until NetRegressor(scale_target=...) lands: the same state, set by hand on a target whose decode applies it.
-    from sknet._encoding import RegressorTarget
-
-    class ScaledTarget(RegressorTarget):
-        def decode(self, out, logits=False):
-            return super().decode(np.asarray(out, dtype="float64") * self.scale_ + self.mean_)
-
-    y2 = np.asarray(y, dtype="float64").reshape(len(y), -1)
-    mean, scale = y2.mean(axis=0), y2.std(axis=0)
-    reg.fit(X, ((y2 - mean) / scale).reshape(np.shape(y)))
-    target = ScaledTarget().fit(y)
-    target.mean_, target.scale_ = mean, scale
-    reg.target_ = target
-    return reg
-
-
 @pytest.mark.parametrize("outputs", [1, 3])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_regressor_scaled_target_in_original_units(outputs, dtype):
+    """The network learns the standardized target; the graph maps its output back, as predict does."""
     X, s = small_data()
     y = 1000 + 300 * s if outputs == 1 else np.stack([1000 + 300 * s, -s, 5 + 0.01 * s], axis=1)
-    reg = scaled_regressor(X, y)
+    reg = NetRegressor(MLP, scale_target=True, epochs=2, random_state=0).fit(X, y)
+    assert reg.target_.scale_.shape == (outputs,) and reg.target_.mean_.shape == (outputs,)
     expected = reg.predict(X).reshape(len(X), -1)
     assert np.abs(expected).max() > 500  # in y's units, not the network's
     (values,) = run_onnx(reg, X.astype(dtype))
@@ -294,6 +274,180 @@ def test_column_transformer_with_string_column():
     label, proba = sess.run(None, feeds)
     np.testing.assert_array_equal(label, pipe.predict(df))
     np.testing.assert_allclose(proba, pipe.predict_proba(df), atol=ATOL)
+
+
+# ----------------------------------------------------------------------------- raw DataFrames (issue #24 item 5)
+
+
+def table(n=120, seed=0):
+    """A frame as users have them: strings, a category, numbers with NaN, bools, ints and dates."""
+    import pandas as pd
+
+    rng = np.random.RandomState(seed)
+    df = pd.DataFrame({
+        "city": pd.Series(rng.choice(["paris", "lyon", "nice", "brest"], n), dtype=object),
+        "plan": pd.Categorical(rng.choice(["basic", "pro", "team"], n)),
+        "age": rng.uniform(20, 70, n),
+        "member": rng.rand(n) > 0.5,
+        "visits": rng.randint(0, 9, n),
+        "since": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.randint(0, 900, n), unit="D"),
+    })
+    df.loc[::7, "age"] = np.nan
+    df.loc[3::11, "city"] = None
+    score = np.where(df.age.isna(), 0.0, (df.age - 45) / 10) + (df.city == "lyon") - (df.plan == "pro") + df.member
+    return df, score.to_numpy(dtype="float64")
+
+
+def unseen_and_missing(df):
+    """``df`` with categories unseen in fit and missing values of every kind, where fit had none too."""
+    import pandas as pd
+
+    test = df.copy()
+    test["plan"] = test["plan"].cat.add_categories(["enterprise"])
+    test.loc[0, "city"] = "marseille"  # unseen
+    test.loc[1, "plan"] = "enterprise"  # unseen
+    test.loc[2, "plan"] = np.nan  # missing
+    test.loc[5, "city"] = ""  # missing
+    test.loc[6, "city"] = pd.NA  # missing
+    test.loc[8, "age"] = np.nan
+    if "since" in test:
+        test.loc[9, "since"] = pd.NaT
+    return test
+
+
+def frame_feeds(sess, df):
+    """onnxruntime's inputs for ``df``: strings as ``str(value)``, "" when missing; numbers as the input's type, NaN
+    when missing; dates as days since 1970-01-01 (the documented recipe)."""
+    import pandas as pd
+
+    feeds = {}
+    for inp in sess.get_inputs():
+        col = df[inp.name]
+        if inp.type == "tensor(string)":
+            values = np.array(["" if pd.isna(v) else str(v) for v in col], dtype=object)
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            values = ((col - pd.Timestamp(0)) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            dtype = {"tensor(double)": "float64", "tensor(float)": "float32", "tensor(int64)": "int64",
+                     "tensor(bool)": "bool"}[inp.type]
+            values = col.to_numpy(dtype=dtype, **({"na_value": np.nan} if dtype.startswith("float") else {}))
+        feeds[inp.name] = values.reshape(-1, 1)
+    return feeds
+
+
+def zipmapped_proba(outputs, zipmap):
+    """The probability matrix from ``sess.run``'s outputs under ``zipmap``."""
+    if zipmap is True:
+        return np.array([[d[k] for k in sorted(d)] for d in outputs[1]])
+    if zipmap == "columns":
+        return np.stack(outputs[1:], axis=1)
+    return outputs[1]
+
+
+def run_onnx_frame(model, df, test=None, **options):
+    onx = sknet.onnx.to_onnx(model, df[:1], **options)
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, frame_feeds(sess, df if test is None else test))
+
+
+@pytest.fixture(scope="module")
+def frame_classifier():
+    df, score = table()
+    return df, NetClassifier(epochs=2, random_state=0).fit(df, np.where(score > 0.5, "buy", "skip"))
+
+
+@pytest.mark.parametrize("zipmap", [False, True, "columns"])
+def test_raw_frame_classifier_one_input_per_column(frame_classifier, zipmap):
+    df, clf = frame_classifier
+    assert hasattr(clf, "table_encoder_")
+    onx = sknet.onnx.to_onnx(clf, df[3:4], options={"zipmap": zipmap})  # a sample row with a missing city
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.type, i.shape) for i in sess.get_inputs()] == [
+        ("city", "tensor(string)", [None, 1]), ("plan", "tensor(string)", [None, 1]),
+        ("age", "tensor(double)", [None, 1]), ("member", "tensor(double)", [None, 1]),
+        ("visits", "tensor(double)", [None, 1]), ("since", "tensor(double)", [None, 1])]
+    test = unseen_and_missing(df)
+    outputs = sess.run(None, frame_feeds(sess, test))
+    np.testing.assert_array_equal(outputs[0], clf.predict(test))
+    np.testing.assert_allclose(zipmapped_proba(outputs, zipmap), clf.predict_proba(test), atol=ATOL)
+
+
+def test_raw_frame_float32_column_and_polars(frame_classifier):
+    """A float32 column gets a float input; a polars frame converts as its pandas twin."""
+    df, clf = frame_classifier
+    df32 = df.astype({"age": "float32"})
+    onx = sknet.onnx.to_onnx(clf, df32[:1], options={"zipmap": False})
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert [i.type for i in sess.get_inputs() if i.name == "age"] == ["tensor(float)"]
+    test = unseen_and_missing(df).astype({"age": "float32"})
+    label, proba = sess.run(None, frame_feeds(sess, test))
+    np.testing.assert_array_equal(label, clf.predict(test))
+    np.testing.assert_allclose(proba, clf.predict_proba(test), atol=ATOL)
+    pl = pytest.importorskip("polars")
+    onx = sknet.onnx.to_onnx(clf, pl.from_pandas(df[:2].astype({"plan": str})), options={"zipmap": False})
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert [i.type for i in sess.get_inputs()] == ["tensor(string)"] * 2 + ["tensor(double)"] * 4
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64"])
+def test_array_table_one_input_split_in_the_graph(dtype):
+    """An array whose categorical_features are named: one 2-D input, split into its columns in the graph."""
+    rng = np.random.RandomState(0)
+    X = np.stack([rng.randint(0, 4, 120), 10 * rng.randn(120), rng.randint(0, 3, 120)], axis=1).astype(dtype)
+    if dtype == "float64":
+        X[::9, 1] = np.nan
+        X[::13, 0] = np.nan  # a missing category
+    y = (X[:, 0] == 2) ^ (np.nan_to_num(X[:, 1]) > 0)
+    clf = NetClassifier(categorical_features=[0, 2], epochs=2, random_state=0).fit(X, y)
+    assert clf.table_encoder_.categorical_ == [0, 2]
+    test = X.copy()
+    test[0, 0], test[1, 2] = 7, 5  # unseen levels
+    (sess_input,) = rt.InferenceSession(sknet.onnx.to_onnx(clf, X[:1]).SerializeToString(),
+                                        providers=["CPUExecutionProvider"]).get_inputs()
+    assert sess_input.shape == [None, 3]
+    check_classifier(clf, test)
+
+
+def test_raw_frame_multiclass_in_a_pipeline_through_skl2onnx():
+    """skl2onnx's own to_onnx: its per-column guess (int64, bool, double, string) is taken as it comes."""
+    from skl2onnx import to_onnx
+
+    df, score = table()
+    df = df.drop(columns="since")  # skl2onnx cannot guess a type for datetime64 (sknet.onnx.to_onnx can)
+    y = np.digitize(score, [0.0, 1.0])
+    pipe = make_pipeline(NetClassifier(epochs=2, random_state=0)).fit(df, y)
+    onx = to_onnx(pipe, df[:1], options={"zipmap": False})
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert [i.type for i in sess.get_inputs()] == ["tensor(string)", "tensor(string)", "tensor(double)",
+                                                   "tensor(bool)", "tensor(int64)"]
+    test = unseen_and_missing(df)
+    label, proba = sess.run(None, frame_feeds(sess, test))
+    np.testing.assert_array_equal(label, pipe.predict(test))
+    np.testing.assert_allclose(proba, pipe.predict_proba(test), atol=ATOL)
+
+
+@pytest.mark.parametrize("numeric_embedding", [None, "periodic"])
+def test_raw_frame_regressor_scaled_target(numeric_embedding):
+    df, score = table()
+    y = 2000 + 500 * score
+    reg = NetRegressor(numeric_embedding=numeric_embedding, epochs=2, random_state=0).fit(df, y)
+    assert reg.target_.scale_ is not None  # "auto" standardizes this target
+    onx = sknet.onnx.to_onnx(reg, df[:1])
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    test = unseen_and_missing(df)
+    (values,) = sess.run(None, frame_feeds(sess, test))
+    assert values.dtype == np.float64
+    np.testing.assert_allclose(values[:, 0], reg.predict(test), rtol=1e-5, atol=ATOL)
+
+
+def test_raw_frame_transformer(frame_classifier):
+    from sknet import NetTransformer
+
+    df, clf = frame_classifier
+    net = NetTransformer(epochs=2, random_state=0).fit(df, clf.predict(df))
+    test = unseen_and_missing(df)
+    (codes,) = run_onnx_frame(net, df, test)
+    np.testing.assert_allclose(codes, net.transform(test), atol=ATOL)
 
 
 # ----------------------------------------------------------------------------- extra and example

@@ -189,3 +189,53 @@ def test_transformer_roundtrip(tmp_path):
     loaded = sio.load(tmp_path / "t.skops", trusted=list(SKOPS_TYPES))
     np.testing.assert_array_equal(loaded.transform(X), codes)
     np.testing.assert_array_equal(loaded.inverse_transform(codes), ae.inverse_transform(codes))
+
+
+def frame(n=80, seed=0):
+    """A raw DataFrame: a string column, a category, numbers with NaN, bools; and a test frame with unseen and
+    missing categories."""
+    import pandas as pd
+
+    rng = np.random.RandomState(seed)
+    df = pd.DataFrame({"city": pd.Series(rng.choice(["paris", "lyon", "nice"], n), dtype=object),
+                       "plan": pd.Categorical(rng.choice(["basic", "pro"], n)),
+                       "age": rng.uniform(20, 70, n), "member": rng.rand(n) > 0.5})
+    df.loc[::7, "age"] = np.nan
+    y = np.where((df.age.fillna(45) > 45) ^ (df.city == "lyon"), "buy", "skip")
+    test = df.copy()
+    test.loc[0, "city"], test.loc[1, "city"], test.loc[2, "plan"] = "brest", None, np.nan
+    return df, y, test
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_raw_frame_estimator_names_only_sknet_types(kind, tmp_path):
+    """A model fitted on a DataFrame (its table_encoder_ included) loads with only sknet's types trusted."""
+    df, y, test = frame()
+    est = (NetClassifier(epochs=2, random_state=0).fit(df, y) if kind == "classifier"
+           else NetRegressor(epochs=2, random_state=0).fit(df, 1000.0 * (y == "buy") + df.age.fillna(0)))
+    assert hasattr(est, "table_encoder_")
+    path = tmp_path / "frame.skops"
+    sio.dump(est, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert "sknet._tabular._encoder.TableEncoder" in untrusted
+    assert all(t.startswith("sknet.") for t in untrusted) and set(untrusted) <= set(SKOPS_TYPES)
+    assert not [m for m in modules_in(path) if m.startswith(("keras", "tensorflow", "pandas"))]
+    loaded = sio.load(path, trusted=list(SKOPS_TYPES))
+    np.testing.assert_array_equal(loaded.predict(test), est.predict(test))
+    if kind == "classifier":
+        np.testing.assert_array_equal(loaded.predict_proba(test), est.predict_proba(test))
+
+
+@pytest.mark.slow
+def test_raw_frame_estimator_loads_in_a_fresh_process(tmp_path):
+    df, y, test = frame()
+    clf = NetClassifier(epochs=2, random_state=0).fit(df, y)
+    sio.dump(clf, tmp_path / "frame.skops")
+    test.to_pickle(tmp_path / "test.pkl")
+    _run(f"""
+        import numpy as np, pandas as pd, skops.io as sio
+        from sknet._persist import SKOPS_TYPES
+        clf = sio.load({str(tmp_path / "frame.skops")!r}, trusted=list(SKOPS_TYPES))
+        np.save({str(tmp_path / "proba.npy")!r}, clf.predict_proba(pd.read_pickle({str(tmp_path / "test.pkl")!r})))
+    """)
+    np.testing.assert_array_equal(np.load(tmp_path / "proba.npy"), clf.predict_proba(test))
