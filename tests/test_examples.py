@@ -55,7 +55,10 @@ def test_regression_example(monkeypatch, capsys):
 
 def test_tabular_example(monkeypatch, capsys):
     run_example("tabular_pandas.py", ["--epochs", "3"], monkeypatch)
-    assert "columns seen by the pipeline: ['age'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "categorical: ['plan', 'region']" in out
+    assert float(out.split("test ROC AUC, sknet NetClassifier, raw frame:")[1].split()[0]) > 0.8
+    assert "mars" in out  # the unseen category was predicted, not refused
 
 
 def test_save_and_serve_example(monkeypatch, capsys, tmp_path):
