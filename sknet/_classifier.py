@@ -52,16 +52,19 @@ class NetClassifier(ClassifierMixin, BaseNet):
         Keras metrics reported per epoch in ``history_`` (e.g. ``["accuracy"]``).
     epochs : int, default=100
         Number of passes over the training data.
-    batch_size : int, default=32
-        Samples per gradient step.
-    validation_split : float, default=0.0
+    batch_size : int or "auto", default="auto"
+        Samples per gradient step. ``"auto"``: 32 for an array; for a table
+        (a DataFrame), ``n_rows / 64`` rounded to a power of two in [32, 512].
+    validation_split : float or "auto", default="auto"
         Fraction of the training data held out (stratified, drawn with
         ``random_state``; the rows keep their weights) to report ``val_*``
-        metrics each epoch. ``fit`` only.
-    early_stopping : bool, default=False
+        metrics each epoch. ``fit`` only. ``"auto"``: 0.0 for an array; 0.2
+        for a table when early stopping is on.
+    early_stopping : bool or "auto", default="auto"
         Stop when the monitored loss (``val_loss`` with validation data,
         ``loss`` otherwise) has not improved for ``patience`` epochs, and
-        restore the best weights. ``fit`` only.
+        restore the best weights. ``fit`` only. ``"auto"``: off for an
+        array, on for a table.
     patience : int, default=10
         Epochs without improvement before early stopping.
     callbacks : list of keras.callbacks.Callback or None, default=None
@@ -104,6 +107,21 @@ class NetClassifier(ClassifierMixin, BaseNet):
         ``True`` streams any dense ``X``, ``False`` never. A streamed fit
         trains on the same batches as an in-memory one, with the memory of
         a few blocks of 32 MiB.
+    categorical_features : "from_dtype", None or array-like, default="from_dtype"
+        The categorical columns of a table, as in
+        ``HistGradientBoostingClassifier``: ``"from_dtype"`` takes
+        ``category``, ``object`` and string columns of a DataFrame; ``None``
+        none; or column names, indices or a boolean mask (which also makes a
+        2-D array a table). A DataFrame is always encoded as a table: numbers
+        imputed (with a missing-value indicator), robust-scaled and smoothly
+        clipped, categories coded (missing and unseen/rare buckets) and
+        embedded, by ``table_encoder_`` and the network's first layer
+        (docs/guide/tables.md). With ``layers=None`` a table gets three
+        ``Dense(256, "relu")`` + ``Dropout(0.1)`` hidden layers.
+    numeric_embedding : None, "periodic" or "piecewise", default="piecewise"
+        How a table's numbers are embedded besides their clipped value: the
+        piecewise-linear encoding over 16 quantile bins, RealMLP's periodic
+        embedding, or nothing. Arrays are not affected.
     **kwargs
         Nested parameters: ``layers__<index>__<key>``, ``optimizer__<arg>``,
         ``loss__<arg>`` and ``model__<arg>`` (arguments of a callable spec).
@@ -135,7 +153,11 @@ class NetClassifier(ClassifierMixin, BaseNet):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names of a pandas ``X`` (only set when they are all strings).
     input_shape_ : tuple of int
-        Per-sample shape of ``X`` seen during fit.
+        Per-sample shape of ``X`` seen during fit (for a table: of the
+        encoded table the network takes).
+    table_encoder_ : sknet._tabular.TableEncoder
+        Only after a fit on a table: the learned column roles, medians,
+        scales and category levels.
 
     See Also
     --------

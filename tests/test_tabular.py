@@ -361,3 +361,11 @@ def test_regressor_on_a_raw_frame():
     y = 3 * X["age"].fillna(40) + 100 * (X["city"] == "Paris")
     reg = NetRegressor(epochs=60, random_state=0).fit(X, y)
     assert reg.score(X, y) > 0.8
+
+
+def test_the_tables_guide_example_runs():
+    guide = open(__file__.replace("tests/test_tabular.py", "docs/guide/tables.md"), encoding="utf-8").read()
+    code = guide.split("```python\n")[1].split("```")[0]
+    namespace = {}
+    exec(compile(code, "tables.md", "exec"), namespace)
+    assert namespace["clf"].table_encoder_.categorical_ == [1, 2]
