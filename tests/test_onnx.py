@@ -426,7 +426,7 @@ def test_raw_frame_multiclass_in_a_pipeline_through_skl2onnx():
     np.testing.assert_allclose(proba, pipe.predict_proba(test), atol=ATOL)
 
 
-@pytest.mark.parametrize("numeric_embedding", [None, "periodic"])
+@pytest.mark.parametrize("numeric_embedding", [None, "periodic", "piecewise"])
 def test_raw_frame_regressor_scaled_target(numeric_embedding):
     df, score = table()
     y = 2000 + 500 * score
@@ -440,11 +440,12 @@ def test_raw_frame_regressor_scaled_target(numeric_embedding):
     np.testing.assert_allclose(values[:, 0], reg.predict(test), rtol=1e-5, atol=ATOL)
 
 
-def test_raw_frame_transformer(frame_classifier):
+@pytest.mark.parametrize("transform_layer", [None, "sknet_table"])
+def test_raw_frame_transformer(frame_classifier, transform_layer):
     from sknet import NetTransformer
 
     df, clf = frame_classifier
-    net = NetTransformer(epochs=2, random_state=0).fit(df, clf.predict(df))
+    net = NetTransformer(transform_layer=transform_layer, epochs=2, random_state=0).fit(df, clf.predict(df))
     test = unseen_and_missing(df)
     (codes,) = run_onnx_frame(net, df, test)
     np.testing.assert_allclose(codes, net.transform(test), atol=ATOL)
