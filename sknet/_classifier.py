@@ -112,7 +112,9 @@ class NetClassifier(ClassifierMixin, BaseNet):
         ``HistGradientBoostingClassifier``: ``"from_dtype"`` takes
         ``category``, ``object`` and string columns of a DataFrame; ``None``
         none; or column names, indices or a boolean mask (which also makes a
-        2-D array a table). A DataFrame is always encoded as a table: numbers
+        2-D array a table). A DataFrame with a non-numeric column or a missing
+        value is encoded as a table (one of plain numbers trains as its array):
+        numbers
         imputed (with a missing-value indicator), robust-scaled and smoothly
         clipped, categories coded (missing and unseen/rare buckets) and
         embedded, by ``table_encoder_`` and the network's first layer

@@ -369,3 +369,16 @@ def test_the_tables_guide_example_runs():
     namespace = {}
     exec(compile(code, "tables.md", "exec"), namespace)
     assert namespace["clf"].table_encoder_.categorical_ == [1, 2]
+
+
+def test_a_frame_of_plain_numbers_trains_like_its_array():
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(80), "b": rng.randint(0, 5, 80), "c": rng.rand(80) > 0.5})
+    y = rng.randint(0, 2, 80)
+    framed = NetClassifier(**FAST).fit(X, y)
+    assert not hasattr(framed, "table_encoder_") and list(framed.feature_names_in_) == ["a", "b", "c"]
+    arrayed = NetClassifier(**FAST).fit(X.to_numpy(dtype=float), y)
+    np.testing.assert_array_equal(framed.predict_proba(X), arrayed.predict_proba(X.to_numpy(dtype=float)))
+    gaps = X.assign(a=X["a"].where(X["a"] > -1.5))  # a missing value makes it a table
+    assert hasattr(NetClassifier(**FAST).fit(gaps, y), "table_encoder_")
+    assert hasattr(NetClassifier(categorical_features=["b"], **FAST).fit(X, y), "table_encoder_")

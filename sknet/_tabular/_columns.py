@@ -25,8 +25,9 @@ The roles follow ``HistGradientBoostingClassifier``'s ``categorical_features``:
 array-like of str, int or bool
     column names, column indices, or a boolean mask over the columns.
 
-A NumPy array is a table only when ``categorical_features`` names columns of
-it; otherwise it is the tensor it always was.
+A DataFrame of plain numbers without missing values, and a NumPy array
+unless ``categorical_features`` names columns of it, are not tables: they
+train as the arrays they always were (:func:`is_table`).
 """
 
 import numbers
@@ -54,11 +55,20 @@ def names_category(categorical_features):
 def is_table(X, categorical_features):
     """Whether ``X`` goes through the table encoding.
 
-    Every DataFrame does; a 2-D array does when ``categorical_features``
-    names columns of it (indices or a mask), as in gradient boosting.
+    A DataFrame does when it holds anything an array cannot: a column that is
+    not a number or a boolean (strings, categories, dates...), a missing value,
+    or columns that ``categorical_features`` names. A DataFrame of plain
+    numbers trains exactly as its array would (what scikit-learn expects of
+    every estimator, and what sknet did before tables). A 2-D array is a table
+    when ``categorical_features`` names columns of it (indices or a mask), as
+    in gradient boosting.
     """
     if is_frame(X):
-        return True
+        if names_category(categorical_features):
+            return True
+        frame = as_pandas(X)
+        plain = all(_kind(frame[name]) in ("number", "bool") for name in frame.columns)
+        return not plain or bool(frame.isna().to_numpy().any())
     return names_category(categorical_features) and not hasattr(X, "tocsr") and np.ndim(X) == 2
 
 
