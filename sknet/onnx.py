@@ -396,12 +396,15 @@ def _frame_types(model, X):
         return None
     encoder = _table_encoder(estimator)
     names = [str(name) for name in encoder.feature_names_in_]
+    columns = [str(column) for column in X.columns]
+    if not set(columns) <= set(names):  # columns without a string name (x0, x1... when fitted): by position
+        if len(columns) != len(names):
+            return None  # not the fitted table: skl2onnx's own guess, and the converter's error
+        columns = list(names) if len(set(columns)) < len(columns) else columns
+        names = columns
     categorical = {names[i] for i in encoder.categorical_}
     types = []
-    for position, column in enumerate(X.columns):
-        name = str(column)
-        if name not in names:
-            return None  # columns that the estimator does not know: skl2onnx's own guess, and its error
+    for position, name in enumerate(columns):
         if name in categorical:
             types.append((name, StringTensorType([None, 1])))
         elif str(X.dtypes.iloc[position]) == "float32":

@@ -389,6 +389,22 @@ def test_raw_frame_float32_column_and_polars(frame_classifier):
     assert [i.type for i in sess.get_inputs()] == ["tensor(string)"] * 2 + ["tensor(double)"] * 4
 
 
+def test_raw_frame_without_string_column_names():
+    """Columns named by ints (feature_names_in_ x0, x1...): one input per column, matched by position."""
+    df, score = table()
+    df = df.set_axis(range(df.shape[1]), axis=1)
+    clf = NetClassifier(epochs=2, random_state=0).fit(df, score > 0.5)
+    onx = sknet.onnx.to_onnx(clf, df[:1], options={"zipmap": False})
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    assert names == ["_0", "_1", "_2", "_3", "_4", "_5"]  # skl2onnx's names for "0", "1"...
+    test = unseen_and_missing(table()[0]).set_axis(names, axis=1)
+    label, proba = sess.run(None, frame_feeds(sess, test))
+    test.columns = range(6)
+    np.testing.assert_array_equal(label, clf.predict(test))
+    np.testing.assert_allclose(proba, clf.predict_proba(test), atol=ATOL)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "int64"])
 def test_array_table_one_input_split_in_the_graph(dtype):
     """An array whose categorical_features are named: one 2-D input, split into its columns in the graph."""
