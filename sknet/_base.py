@@ -58,6 +58,7 @@ class _Run:
     callbacks: list  # fresh copies owned by this fit
     batch_size: int  # the parameter, "auto" resolved (sknet._tabular.resolve)
     table: bool  # X is a table, encoded by table_encoder_
+    compiled: dict | None = None  # what the spec was compiled with (_spec.Built.compiled), set by _network
 
 
 class BaseNet(BaseEstimator, metaclass=ABCMeta):
@@ -405,15 +406,21 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             if run.strategy is not None and getattr(model, "_distribute_strategy", None) is not run.strategy:
                 # Made under another strategy object, or loaded from a pickle: move it.
                 model = _engine.rehome(model, run.strategy)
+            if self.loss is None or self.metrics is None:  # keep training on what the network was compiled with
+                run.compiled = self._fitted_compile_settings()
             return model, self._output
         with self._scope(run):
-            return _spec.build_model(
+            built = _spec.build_model(
                 self._network_spec(), run.train[0].shape[1:], run.target.head, seed=run.seed,
                 layer_params=run.nested["layers"], model_kwargs=run.nested["model"], meta=run.meta,
                 compile_kwargs=self._compile_kwargs(run) if _spec.spec_kind(self.layers) == "callable" else None,
                 sparse=sp.issparse(run.train[0]), dtype_policy=self.dtype_policy,
                 front=[self._table_front(run.seed)] if run.table else None,
             )
+        run.compiled = built.compiled
+        if built.compiled is not None:
+            self._warn_compiled(run, built.compiled)
+        return built
 
     def _table_front(self, seed):
         """The network's first layer for the fitted ``table_encoder_`` (:class:`sknet._tabular.TableEmbedding`)."""
@@ -431,14 +438,53 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         optimizer = _params.make_optimizer(self.optimizer, run.nested["optimizer"])
         return {"optimizer": optimizer, "loss": loss, "metrics": list(self.metrics or [])}
 
+    def _loss_and_metrics(self, run):
+        """``(loss, metrics)`` this fit trains with: the estimator's, else what the spec was compiled with.
+
+        A build function migrated from scikeras compiles its model; its loss
+        and metrics are honoured when ``loss``/``metrics`` are None (a
+        continued fit keeps those of the fitted network).
+        """
+        compiled = run.compiled or {}
+        loss = self.loss if self.loss is not None else compiled.get("loss")
+        metrics = self.metrics if self.metrics is not None else compiled.get("metrics")
+        return loss, metrics
+
+    def _fitted_compile_settings(self):
+        """What the fitted network trains with, for a continued fit of a callable or Sequential spec."""
+        spec = self._network_spec()
+        kind = _spec.spec_kind(spec)
+        if kind == "sequential":
+            return _spec.compiled_settings(spec)
+        return _spec.compiled_settings(self.model_) if kind == "callable" else None
+
+    def _warn_compiled(self, run, compiled):
+        """Warn when the spec was compiled with a loss, metrics or optimizer that this fit does not use."""
+        given = {"loss": self.loss, "metrics": self.metrics}
+        for what in ("loss", "metrics"):
+            if given[what] is not None and compiled[what] is not None and not _same(what, given[what], compiled[what]):
+                warnings.warn(f"the spec was compiled with {what}={compiled[what]!r}, but the estimator's "
+                              f"{what}={given[what]!r} is used; drop one of them.", UserWarning, stacklevel=5)
+        ours = getattr(run.optimizer, "inner_optimizer", run.optimizer)
+        theirs = getattr(compiled["optimizer"], "inner_optimizer", compiled["optimizer"])
+        if theirs is not None and not _same("optimizer", ours, theirs):
+            warnings.warn(f"the spec was compiled with the optimizer {_describe_optimizer(theirs, ours)}, but sknet "
+                          f"trains with the estimator's optimizer {_describe_optimizer(ours, theirs)}; pass it as "
+                          "optimizer= (and optimizer__<arg>=).", UserWarning, stacklevel=5)
+
     def _compile_args(self, run, model, output):
         """Step 3: loss, metrics and network targets for this network's output layer."""
         units = int(model.outputs[0].shape[-1])
-        head, logits = run.target.head, output == "logits"
+        logits = output == "logits"
+        loss_spec, metric_spec = self._loss_and_metrics(run)
+        if run.target.head.classifier:  # a build function's compiled loss may take class codes
+            run.target = run.target.for_loss(_params.takes_class_codes(loss_spec), _params.takes_one_hot(loss_spec),
+                                             units)
+        head = run.target.head
         with self._scope(run):
-            loss = _params.make_loss(self.loss, default_loss(head, units), run.nested["loss"],
+            loss = _params.make_loss(loss_spec, default_loss(head, units), run.nested["loss"],
                                      logits=logits if head.classifier else None)
-            metrics = _params.make_metrics(self.metrics, head, units, logits)
+            metrics = _params.make_metrics(metric_spec, head, units, logits)
         if run.reset and not head.classifier:
             run.target.use_scaling(self._target_scaling(model, output))
         X, y, w = run.train
@@ -473,7 +519,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _commit(self, run, model, output, loss, optimizer, history):
         """Step 5: record a successful fit's results on the estimator."""
         with self._scope(run):  # so that model_.evaluate / model_.fit work as in Keras
-            model.compile(optimizer=optimizer, loss=loss, metrics=list(self.metrics or []))
+            model.compile(optimizer=optimizer, loss=loss, metrics=list(self._loss_and_metrics(run)[1] or []))
         past = History() if run.reset else History({key: list(values) for key, values in self.history_.items()})
         for logs in history:
             past.append(logs)
@@ -483,7 +529,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         self.target_ = run.target
         self.target_type_ = run.target.target_type_
         self.n_outputs_ = int(model.outputs[0].shape[-1])
-        self.out_activation_ = _spec.activation_name(model.layers[-1])
+        self.out_activation_ = _spec.output_activation(model)
         self._set_target_attributes(run.target)
         self.history_ = past
         self.n_iter_ = len(history)
@@ -505,3 +551,35 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     def __setstate__(self, state):
         _persist.setstate(self, state)
+
+
+def _optimizer_config(optimizer):
+    """An optimizer's config without its name, for comparing two optimizers."""
+    config = dict(optimizer.get_config())
+    config.pop("name", None)
+    return config
+
+
+def _describe_optimizer(optimizer, other):
+    """``Name(arg=value, ...)`` with the settings in which ``optimizer`` differs from ``other``."""
+    config, others = _optimizer_config(optimizer), _optimizer_config(other)
+    if type(optimizer) is not type(other):
+        return type(optimizer).__name__
+    args = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value!r}"
+                     for key, value in config.items() if others.get(key) != value)
+    return f"{type(optimizer).__name__}({args})"
+
+
+def _same(what, ours, theirs):
+    """Whether two losses, metric lists or optimizers given in any accepted form train the same way."""
+    if ours is theirs:
+        return True
+    try:
+        if what == "optimizer":
+            return type(ours) is type(theirs) and _optimizer_config(ours) == _optimizer_config(theirs)
+        if what == "metrics":
+            return len(ours) == len(theirs) and all(a is b or a == b for a, b in zip(ours, theirs, strict=True))
+        ours, theirs = _params.loss_template(ours), _params.loss_template(theirs)
+        return type(ours) is type(theirs) and _params.loss_config(ours) == _params.loss_config(theirs)
+    except (TypeError, ValueError):
+        return False

@@ -23,9 +23,13 @@ or *logits* (a linear output, the Keras convention for
 
 With ``loss="sparse_categorical_crossentropy"`` (or its class or function),
 labels are passed to the network as integer class codes instead of one-hot
-rows, and a binary target gets a two-unit softmax head.
+rows, and a binary target gets a two-unit softmax head. So does a binary
+target with ``loss="categorical_crossentropy"`` (one-hot rows): on a single
+sigmoid unit that loss is 0 whatever the weights, and nothing would train.
 """
 
+import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,12 +57,16 @@ class Head:
         ``"continuous"`` or ``"continuous-multioutput"``.
     sparse : bool
         The network's targets are integer class codes (a sparse loss).
+    categorical : bool
+        A binary target trained with a categorical cross-entropy: one-hot rows
+        for two softmax units (on one sigmoid unit that loss is always 0).
     """
 
     units: int
     activation: str
     kind: str
     sparse: bool = False
+    categorical: bool = False
 
     @property
     def classifier(self):
@@ -66,7 +74,7 @@ class Head:
 
     def _class_outputs(self):
         """The (units, activation) pairs that give this target's probabilities."""
-        if self.kind == "binary" and self.sparse:
+        if self.kind == "binary" and (self.sparse or self.categorical):
             return ((2, "softmax"),)
         if self.kind == "binary":
             return ((1, "sigmoid"), (2, "softmax"))
@@ -98,7 +106,7 @@ class Head:
         what = {"binary": "a binary target", "multilabel": f"{self.units} labels"}.get(
             self.kind, f"{self.units} classes"
         )
-        loss = " with a sparse loss" if self.sparse else ""
+        loss = " with a sparse loss" if self.sparse else " with a categorical loss" if self.categorical else ""
         return f"{options} for {what}{loss} (or the same units, linear: logits)"
 
 
@@ -128,8 +136,9 @@ class ClassifierTarget:
     sparse : bool
         The loss takes integer class codes (sparse categorical cross-entropy).
     one_hot : bool
-        A 2-D indicator ``y`` with one 1 per row is a one-hot multiclass target
-        (a categorical loss was asked for) rather than a multilabel one.
+        A categorical cross-entropy was asked for: a 2-D indicator ``y`` with
+        one 1 per row is a one-hot multiclass target rather than a multilabel
+        one, and a binary target gets two softmax units (one-hot rows).
     """
 
     def __init__(self, sparse=False, one_hot=False):
@@ -155,8 +164,10 @@ class ClassifierTarget:
             )
         self.kind = "binary" if len(self.classes_) == 2 else "multiclass"
         self.target_type_ = self.kind
-        if self.kind == "binary":
-            self.head = Head(2, "softmax", "binary", True) if self.sparse else Head(1, "sigmoid", "binary")
+        if self.kind == "binary" and (self.sparse or self.one_hot):  # a categorical loss needs two columns
+            self.head = Head(2, "softmax", "binary", sparse=self.sparse, categorical=self.one_hot)
+        elif self.kind == "binary":
+            self.head = Head(1, "sigmoid", "binary")
         else:
             self.head = Head(len(self.classes_), "softmax", "multiclass", self.sparse)
         return self
@@ -180,6 +191,45 @@ class ClassifierTarget:
         self.classes_ = np.arange(y.shape[1])
         self.head = Head(y.shape[1], "softmax" if self.kind == "onehot" else "sigmoid", self.kind)
         return self
+
+    def for_loss(self, codes, categorical, units):
+        """This target, or a copy that encodes labels for another loss (a build function's compiled one).
+
+        Parameters
+        ----------
+        codes : bool
+            The loss takes integer class codes (a sparse categorical cross-entropy).
+        categorical : bool
+            The loss is a categorical cross-entropy (one-hot rows).
+        units : int
+            Width of the network's output layer.
+
+        Raises
+        ------
+        ValueError
+            When the loss cannot train on this target and output layer: class
+            codes for an indicator ``y`` or one unit, one-hot rows for one unit.
+        """
+        if self.kind in ("onehot", "multilabel"):
+            if codes:
+                raise ValueError("a sparse categorical loss takes 1-D class labels, but y is a 2-D indicator "
+                                 "matrix; use loss='categorical_crossentropy' for a one-hot y.")
+            return self
+        if codes == self.sparse and not (categorical and units == 1):
+            return self
+        if units == 1:
+            raise ValueError(
+                f"a {'sparse ' if codes else ''}categorical cross-entropy on one sigmoid output unit is 0 whatever "
+                "the weights, so nothing would train; end the network in Dense(2, activation='softmax') (use "
+                "meta['n_classes_']), or use binary_crossentropy."
+            )
+        if not codes:
+            raise ValueError("the network was trained on integer class codes (a sparse loss); keep "
+                             "loss='sparse_categorical_crossentropy', or refit it with warm_start=False.")
+        target = copy.copy(self)
+        target.sparse = True
+        target.head = dataclasses.replace(self.head, sparse=True, categorical=False)
+        return target
 
     def _check_known(self, y):
         unseen = np.setdiff1d(np.unique(y), self.classes_)

@@ -118,6 +118,22 @@ def test_sparse_loss_on_a_binary_target_gets_two_softmax_units(iris):
         _fit(X, y == 0, loss="sparse_categorical_crossentropy", layers=[Dense(1, activation="sigmoid")])
 
 
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", keras.losses.categorical_crossentropy,
+                                  keras.losses.CategoricalCrossentropy()])
+def test_categorical_loss_on_a_binary_target_gets_two_softmax_units(iris, loss):
+    """On one sigmoid unit the categorical cross-entropy is 0 whatever the weights (issue 28, item 3)."""
+    X, y = iris
+    clf = _fit(X, y == 0, loss=loss, epochs=10)
+    assert clf.model_.layers[-1].units == 2
+    assert clf.model_.layers[-1].activation.__name__ == "softmax"
+    assert min(clf.history_["loss"]) > 0.01  # a loss that can train
+    assert clf.history_["loss"][-1] < clf.history_["loss"][0]
+    assert clf.predict(X).dtype == bool and clf.predict_proba(X).shape == (len(X), 2)
+    assert clf.score(X, y == 0) > 0.9
+    with pytest.raises(ValueError, match="Dense\\(2, 'softmax'\\) for a binary target with a categorical loss"):
+        _fit(X, y == 0, loss=loss, layers=[Dense(1, activation="sigmoid")])
+
+
 def test_sparse_loss_with_a_one_hot_y_is_a_clear_error(iris):
     X, y = iris
     with pytest.raises(ValueError, match="takes 1-D class labels"):

@@ -67,9 +67,10 @@ def test_a_scikeras_function_that_compiles_itself(iris, binary):
     expected = "binary_crossentropy" if binary else "categorical_crossentropy"
     assert SEEN["compile_kwargs"]["loss"] == expected
     assert SEEN["meta"]["target_type_"] == ("binary" if binary else "multiclass")
-    # sknet compiles the network itself: its loss follows the target, whatever the function compiled
+    # loss=None: the loss the function compiled trains (scikeras' behaviour), class codes for the sparse one
     assert isinstance(clf.model_.loss, keras.losses.BinaryCrossentropy if binary
-                      else keras.losses.CategoricalCrossentropy)
+                      else keras.losses.SparseCategoricalCrossentropy)
+    assert clf.target_.sparse is not binary
 
 
 def test_a_scikeras_regressor_function(regression_data):

@@ -216,3 +216,161 @@ def test_a_classifier_relu_layer_with_the_class_count_stays_hidden(iris):
     X, y = iris
     clf = NetClassifier([Dense(3, activation="relu")], epochs=1, random_state=0).fit(X, y)
     assert _units(clf.model_) == [3, 3] and clf.out_activation_ == "softmax"
+
+
+# -- output blocks: a Dense followed by activation layers is one output layer (issue 28, item 0) --------------
+
+
+def _tutorial_tail(form):
+    """The Keras tutorial's output layer, written three ways (the last two end in separate activation layers)."""
+    return {
+        "dense": [Dense(10, activation="softmax")],
+        "activation": [Dense(10), keras.layers.Activation("softmax")],
+        "softmax": [Dense(10), keras.layers.Softmax()],
+    }[form]
+
+
+@pytest.mark.parametrize("spec_form", ["layers", "dicts", "sequential"])
+@pytest.mark.parametrize("tail", ["dense", "activation", "softmax"])
+def test_a_dense_followed_by_its_activation_is_the_head(digits, spec_form, tail):
+    X, y = digits
+    layers = [Dense(32), keras.layers.Activation("relu"), *_tutorial_tail(tail)]
+    spec = {"layers": layers, "dicts": [keras.layers.serialize(layer) for layer in layers],
+            "sequential": keras.Sequential(layers)}[spec_form]
+    clf = NetClassifier(spec, epochs=1, random_state=0).fit(X, y)
+    assert _units(clf.model_) == [32, 10]  # no second head after the softmax
+    assert "sknet_head" not in [layer.name for layer in clf.model_.layers]
+    assert clf.out_activation_ == "softmax" and clf._output == "probabilities"
+    np.testing.assert_allclose(clf.predict_proba(X[:5]), clf.model_.predict(X[:5], verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_the_tutorial_head_trains_like_a_softmax_dense(digits):
+    """Dense(10) + Activation("softmax") and Dense(10, "softmax"): the same network, the same fit."""
+    X, y = digits
+    params = dict(optimizer="rmsprop", epochs=3, random_state=0)
+    split = NetClassifier([Dense(32, activation="relu"), Dense(10), keras.layers.Activation("softmax")],
+                          **params).fit(X, y)
+    fused = NetClassifier([Dense(32, activation="relu"), Dense(10, activation="softmax")], **params).fit(X, y)
+    np.testing.assert_allclose(split.history_["loss"], fused.history_["loss"], rtol=1e-5)
+    np.testing.assert_allclose(split.predict_proba(X), fused.predict_proba(X), rtol=1e-4, atol=1e-6)
+
+
+def test_a_binary_dense_followed_by_a_sigmoid_is_the_head(iris):
+    X, y = iris
+    clf = NetClassifier([Dense(8, activation="relu"), Dense(1), keras.layers.Activation("sigmoid")], epochs=1,
+                        random_state=0).fit(X, y == 0)
+    assert _units(clf.model_) == [8, 1] and clf.out_activation_ == "sigmoid" and clf._output == "probabilities"
+
+
+def test_a_dense_followed_by_a_linear_activation_gives_logits(iris):
+    X, y = iris
+    clf = NetClassifier([Dense(3), keras.layers.Activation("linear")], epochs=1, random_state=0).fit(X, y)
+    assert _units(clf.model_) == [3] and clf._output == "logits" and clf.out_activation_ == "linear"
+    assert clf.model_.loss.get_config()["from_logits"]
+
+
+@pytest.mark.parametrize("layers", [
+    [Dense(3), keras.layers.Activation("softmax")],
+    [Dense(32, activation="relu"), keras.layers.Activation("softmax")],
+    [Dense(3), keras.layers.Softmax()],
+])
+def test_a_softmax_block_with_the_wrong_units_is_rejected(digits, layers):
+    X, y = digits
+    with pytest.raises(ValueError, match=r"followed by .*needs Dense\(10, 'softmax'\) for 10 classes"):
+        NetClassifier(layers, epochs=1).fit(X, y)
+
+
+def test_a_regressor_dense_followed_by_an_output_activation_is_the_head(regression_data):
+    X, Y = regression_data
+    reg = NetRegressor([Dense(16, activation="relu"), Dense(2), keras.layers.Activation("tanh")], epochs=1,
+                       random_state=0).fit(X, Y)
+    assert _units(reg.model_) == [16, 2] and reg.out_activation_ == "tanh"
+
+
+@pytest.mark.parametrize("tail", [keras.layers.ReLU(), keras.layers.Activation("relu"), keras.layers.ELU()])
+def test_a_regressor_block_with_a_hidden_activation_stays_hidden(regression_data, tail):
+    X, Y = regression_data
+    reg = NetRegressor([Dense(2), tail], epochs=1, random_state=0).fit(X, Y)
+    assert _units(reg.model_) == [2, 2] and reg.model_.layers[-1].name == "sknet_head"
+    assert reg.out_activation_ == "linear"
+
+
+def test_a_callable_output_block_is_read_through_its_activation_layers(iris):
+    X, y = iris
+
+    def build(meta):
+        inputs = keras.Input(shape=meta["input_shape_"])
+        probabilities = Dense(meta["n_classes_"], activation="softmax")(Dense(8, activation="relu")(inputs))
+        return keras.Model(inputs, keras.layers.Activation("linear")(probabilities))
+
+    clf = NetClassifier(build, epochs=1, random_state=0).fit(X, y)
+    assert clf._output == "probabilities" and clf.out_activation_ == "softmax"  # not logits: a softmax ran
+
+
+# -- what a build function compiled (issue 28, item 6) -----------------------------------------------------------
+
+
+def _compiling(loss=None, metrics=None, optimizer="adam", units=None, activation=None):
+    def build(meta):
+        inputs = keras.Input(shape=meta["input_shape_"])
+        hidden = Dense(16, activation="relu")(inputs)
+        outputs = Dense(units or meta["n_outputs_"], activation=activation or meta["out_activation_"])(hidden)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        return model
+
+    return build
+
+
+def test_a_build_functions_compiled_loss_and_metrics_are_honoured(regression_data):
+    X, Y = regression_data
+    reg = NetRegressor(_compiling(loss="mean_absolute_error", metrics=["mse"]), epochs=2, random_state=0).fit(X, Y)
+    assert isinstance(reg.model_.loss, keras.losses.MeanAbsoluteError)
+    assert "mse" in reg.history_
+    reg.set_params(warm_start=True, epochs=1).fit(X, Y)  # a continued fit keeps them
+    assert isinstance(reg.model_.loss, keras.losses.MeanAbsoluteError) and len(reg.history_["mse"]) == 3
+
+
+def test_the_estimators_loss_wins_over_the_compiled_one_with_a_warning(regression_data):
+    X, Y = regression_data
+    with pytest.warns(UserWarning, match=r"compiled with loss='mean_absolute_error', but the estimator's loss='mse'"):
+        reg = NetRegressor(_compiling(loss="mean_absolute_error"), loss="mse", epochs=1, random_state=0).fit(X, Y)
+    assert isinstance(reg.model_.loss, keras.losses.MeanSquaredError)
+
+
+def test_the_same_loss_twice_does_not_warn(regression_data):
+    import warnings
+
+    X, Y = regression_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        NetRegressor(_compiling(loss="mean_squared_error"), loss="mse", epochs=1, random_state=0).fit(X, Y)
+
+
+def test_a_compiled_sparse_loss_trains_on_class_codes(iris):
+    X, y = iris
+    build = _compiling(loss="sparse_categorical_crossentropy", metrics=["accuracy"], optimizer="rmsprop")
+    clf = NetClassifier(build, optimizer="rmsprop", epochs=30, random_state=0).fit(X, y)
+    assert isinstance(clf.model_.loss, keras.losses.SparseCategoricalCrossentropy) and clf.target_.sparse
+    assert clf.history_["accuracy"][-1] > 0.8 and clf.score(X, y) > 0.8
+
+
+def test_a_compiled_categorical_loss_on_one_sigmoid_unit_is_a_clear_error(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="on one sigmoid output unit is 0"):
+        NetClassifier(_compiling(loss="categorical_crossentropy"), epochs=1).fit(X, y == 0)
+
+
+def test_another_compiled_optimizer_is_reported(iris):
+    X, y = iris
+    with pytest.warns(UserWarning, match=r"compiled with the optimizer SGD.*the estimator's optimizer Adam"):
+        NetClassifier(_compiling(optimizer="sgd"), epochs=1, random_state=0).fit(X, y)
+
+
+def test_a_compiled_sequential_specs_loss_is_honoured(iris):
+    X, y = iris
+    model = keras.Sequential([keras.Input((4,)), Dense(8, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    clf = NetClassifier(model, epochs=2, random_state=0).fit(X, y)
+    assert isinstance(clf.model_.loss, keras.losses.SparseCategoricalCrossentropy) and "accuracy" in clf.history_
+    assert model.loss == "sparse_categorical_crossentropy"  # the template is left as it was
