@@ -30,12 +30,13 @@ def test_validation_split_rows_carry_their_class_weight(iris):
 
 def test_validation_data_takes_a_third_element_of_weights(regression_data):
     X, Y = regression_data
-    reg = NetRegressor([Dense(8)], epochs=1, optimizer__learning_rate=0.0, random_state=0)
+    reg = NetRegressor([Dense(8)], epochs=1, optimizer__learning_rate=0.0, scale_target=False, random_state=0)
     w_val = np.linspace(0.5, 2.0, 100)
     reg.fit(X[:100], Y[:100], validation_data=(X[100:], Y[100:], w_val))
     errors = ((reg.predict(X[100:]) - Y[100:]) ** 2).mean(axis=1)
     assert reg.history_["val_loss"][0] == pytest.approx(float(np.mean(w_val * errors)), rel=1e-4)
-    unweighted = NetRegressor([Dense(8)], epochs=1, optimizer__learning_rate=0.0, random_state=0)
+    unweighted = NetRegressor([Dense(8)], epochs=1, optimizer__learning_rate=0.0, scale_target=False,
+                              random_state=0)
     unweighted.fit(X[:100], Y[:100], validation_data=(X[100:], Y[100:]))
     assert unweighted.history_["val_loss"][0] == pytest.approx(float(np.mean(errors)), rel=1e-4)
 
