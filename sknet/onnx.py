@@ -29,7 +29,10 @@ column, named as the column: a string tensor ``(None, 1)`` for a categorical
 column (``str(value)``, ``""`` for a missing value; a string that is not a
 fitted level goes to the unknown bucket), a double tensor for the others
 (``NaN`` for a missing value; bools as 0/1, datetimes as days since
-1970-01-01), encoded in the graph as ``table_encoder_.transform`` does.
+1970-01-01), encoded in the graph as ``table_encoder_.transform`` does. A
+DataFrame of plain numbers (trained as its array) also gives one input per
+column; a table given as an array (``categorical_features`` naming columns)
+keeps one 2-D input, split into its columns in the graph.
 
 float32 and float64 input both work (the network computes in float32, as
 sknet's ``predict`` does; float64 input gives float64 probabilities). A
@@ -210,6 +213,8 @@ def _network_output(scope, operator, container, model=None):
     encoder = _table_encoder(estimator)
     if encoder is not None:
         x = _encoded_table(scope, operator, container, encoder)
+    elif len(operator.inputs) > 1:  # a DataFrame of plain numbers, trained as its array: its columns side by side
+        x = _node(scope, container, "Concat", _number_columns(scope, container, operator), "x_columns", axis=1)
     else:
         var = operator.inputs[0]
         x = var.full_name
@@ -229,9 +234,36 @@ def _table_encoder(estimator):
 
 
 def _input_count(operator):
-    """How many inputs the operator takes: one per column (or one 2-D array) for a table model, else one array."""
-    encoder = _table_encoder(operator.raw_operator)
-    return 1 if encoder is None else [1, int(encoder.n_features_in_)]
+    """How many inputs the operator takes: one 2-D array, or one per column of a DataFrame it was fitted on."""
+    estimator = operator.raw_operator
+    encoder = _table_encoder(estimator)
+    if encoder is not None:
+        return [1, int(encoder.n_features_in_)]
+    if hasattr(estimator, "feature_names_in_") and len(estimator.input_shape_) == 1:
+        return [1, int(estimator.n_features_in_)]
+    return 1
+
+
+def _number_columns(scope, container, operator):
+    """The float32 ``(n, 1)`` columns of a DataFrame of plain numbers, in ``feature_names_in_``'s order."""
+    estimator = operator.raw_operator
+    names = [str(name) for name in estimator.feature_names_in_]
+    inputs = list(operator.inputs)
+    by_name = {v.raw_name: v for v in inputs}
+    ordered = [by_name[name] for name in names] if set(names) <= set(by_name) else inputs
+    columns = []
+    for var in ordered:
+        if not isinstance(var.type, _NUMBER_TYPES):
+            raise TypeError(f"column {var.raw_name!r}: {type(estimator).__name__} was fitted on numbers; its ONNX "
+                            f"input must be a number tensor, not {type(var.type).__name__}.")
+        x = var.full_name
+        if var.type.shape is None or len(var.type.shape) != 2:
+            x = _node(scope, container, "Reshape", [x, _const(scope, container, "col_shape",
+                                                              np.array([-1, 1], dtype=np.int64))], "col2d")
+        if not isinstance(var.type, FloatTensorType):
+            x = _node(scope, container, "Cast", [x], "col32", to=TensorProto.FLOAT)
+        columns.append(x)
+    return columns
 
 
 def _float_type(operator):
@@ -380,11 +412,15 @@ def _frame_estimator(model):
         if not steps:
             return None
         model = steps[0]
-    return model if _table_encoder(model) is not None else None
+    if _table_encoder(model) is not None:
+        return model
+    if isinstance(model, (NetClassifier, NetRegressor, NetTransformer)) and hasattr(model, "feature_names_in_"):
+        return model if len(model.input_shape_) == 1 else None  # a DataFrame of plain numbers
+    return None
 
 
 def _frame_types(model, X):
-    """skl2onnx initial types for a DataFrame sample when ``model`` encodes frames itself, else None.
+    """skl2onnx initial types for a DataFrame sample when ``model`` starts with a frame-fitted sknet estimator.
 
     One input per column, named as the column: a string tensor ``(None, 1)``
     for a categorical column, ``float`` for a float32 number column and
@@ -395,14 +431,14 @@ def _frame_types(model, X):
     if estimator is None or not hasattr(X, "columns"):
         return None
     encoder = _table_encoder(estimator)
-    names = [str(name) for name in encoder.feature_names_in_]
+    names = [str(name) for name in (estimator if encoder is None else encoder).feature_names_in_]
     columns = [str(column) for column in X.columns]
     if not set(columns) <= set(names):  # columns without a string name (x0, x1... when fitted): by position
         if len(columns) != len(names):
             return None  # not the fitted table: skl2onnx's own guess, and the converter's error
         columns = list(names) if len(set(columns)) < len(columns) else columns
         names = columns
-    categorical = {names[i] for i in encoder.categorical_}
+    categorical = set() if encoder is None else {names[i] for i in encoder.categorical_}
     types = []
     for position, name in enumerate(columns):
         if name in categorical:

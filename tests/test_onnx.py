@@ -405,6 +405,27 @@ def test_raw_frame_without_string_column_names():
     np.testing.assert_allclose(proba, clf.predict_proba(test), atol=ATOL)
 
 
+def test_frame_of_plain_numbers_one_input_per_column():
+    """A DataFrame of plain numbers trains as its array (no table_encoder_); it still gets one input per column."""
+    import pandas as pd
+    from skl2onnx import to_onnx
+
+    X, s = small_data(60, 4)
+    df = pd.DataFrame({"a": X[:, 0].astype("float64"), "b": X[:, 1], "c": np.round(3 * X[:, 2]).astype("int64"),
+                       "d": X[:, 3] > 0})
+    clf = NetClassifier(MLP, epochs=2, random_state=0).fit(df, s > 0)
+    assert not hasattr(clf, "table_encoder_") and list(clf.feature_names_in_) == ["a", "b", "c", "d"]
+    for convert, types in [(sknet.onnx.to_onnx, ["double", "float", "double", "double"]),
+                           (to_onnx, ["double", "float", "int64", "bool"])]:  # skl2onnx's own guess
+        onx = convert(clf, df[:1], options={"zipmap": False})
+        sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+        assert [i.name for i in sess.get_inputs()] == ["a", "b", "c", "d"]
+        assert [i.type for i in sess.get_inputs()] == [f"tensor({t})" for t in types]
+        label, proba = sess.run(None, frame_feeds(sess, df))
+        np.testing.assert_array_equal(label, clf.predict(df))
+        np.testing.assert_allclose(proba, clf.predict_proba(df), atol=ATOL)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "int64"])
 def test_array_table_one_input_split_in_the_graph(dtype):
     """An array whose categorical_features are named: one 2-D input, split into its columns in the graph."""
