@@ -40,6 +40,11 @@ from .exceptions import TrainingInterruptedWarning
 
 _MAX_SEED = np.iinfo(np.int32).max
 
+# Losses that standardizing the target leaves meaningful (their minimiser moves with the target's
+# location and scale); others (Poisson, MSLE, MAPE, KL...) need y as it is.
+_STANDARDIZABLE_LOSSES = (keras.losses.MeanSquaredError, keras.losses.MeanAbsoluteError, keras.losses.Huber,
+                          keras.losses.LogCosh)
+
 
 @dataclass
 class _Run:
@@ -236,9 +241,19 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             return _tabular.default_layers()
         return self.layers
 
-    def _target_scaling(self, model, output):
-        """Whether this fit trains on a standardized target (the regressor's ``scale_target``)."""
-        return False
+    def _target_scaling(self, model, loss):
+        """Whether this fit trains on a standardized target (``scale_target``, on continuous targets).
+
+        ``"auto"``: when the output block is linear and ``loss`` (what this fit
+        trains with: the estimator's, a compiled one, or None for the default)
+        is one whose minimiser moves with the target's location and scale.
+        """
+        mode = getattr(self, "scale_target", False)
+        if mode != "auto":
+            return bool(mode)
+        if _spec.output_activation(model) != "linear":
+            return False
+        return loss is None or isinstance(_params.loss_template(loss), _STANDARDIZABLE_LOSSES)
 
     def _classification(self, y):
         """Whether ``y`` is trained as class labels (decides how it is validated)."""
@@ -486,7 +501,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                                      logits=logits if head.classifier else None)
             metrics = _params.make_metrics(metric_spec, head, units, logits)
         if run.reset and not head.classifier:
-            run.target.use_scaling(self._target_scaling(model, output))
+            run.target.use_scaling(self._target_scaling(model, loss_spec))
         X, y, w = run.train
         data = (X, run.target.transform(y, units), w)
         validation = None

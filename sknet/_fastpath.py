@@ -45,8 +45,8 @@ def plain_rows(estimator, X):
     """
     if type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _FLOATS:
         return None
-    if hasattr(estimator, "feature_names_in_"):
-        return None  # scikit-learn warns when X has no names: leave that to it
+    if hasattr(estimator, "feature_names_in_") or hasattr(estimator, "table_encoder_"):
+        return None  # scikit-learn warns when X has no names; a table's X is encoded first
     n_samples, n_features = X.shape
     if n_samples < 1 or n_features != estimator.n_features_in_ or (n_features,) != estimator.input_shape_:
         return None

@@ -1,17 +1,10 @@
 """NetRegressor: a Keras network as a scikit-learn regressor."""
 
-import keras
 from sklearn.base import RegressorMixin
 
-from . import _params, _spec
 from ._base import BaseNet
 from ._compat import StrOptions, _fit_context
 from ._encoding import RegressorTarget
-
-# Losses that standardizing the target leaves meaningful (their minimiser moves with the target's
-# location and scale); others (Poisson, MSLE, MAPE, KL...) need y as it is.
-_STANDARDIZABLE_LOSSES = (keras.losses.MeanSquaredError, keras.losses.MeanAbsoluteError, keras.losses.Huber,
-                          keras.losses.LogCosh)
 
 
 class NetRegressor(RegressorMixin, BaseNet):
@@ -57,8 +50,9 @@ class NetRegressor(RegressorMixin, BaseNet):
         map predictions back to the units of ``y``, as
         ``TransformedTargetRegressor(transformer=StandardScaler())`` would:
         a target in the hundreds of thousands (a price) then trains as well
-        as one around 1. ``"auto"`` standardizes when the output layer is
-        linear and the loss is the default or one whose minimiser moves with
+        as one around 1. ``"auto"`` standardizes when the output block is
+        linear and the loss (the estimator's, or what a callable or
+        ``Sequential`` spec compiled) is the default or one whose minimiser moves with
         the target's location and scale (mean squared or absolute error,
         Huber, log-cosh); an output activation such as ``sigmoid`` and losses
         such as Poisson keep ``y`` as it is. ``True`` always standardizes,
@@ -153,13 +147,6 @@ class NetRegressor(RegressorMixin, BaseNet):
 
     def _make_target(self):
         return RegressorTarget()
-
-    def _target_scaling(self, model, output):
-        if self.scale_target != "auto":
-            return bool(self.scale_target)
-        linear = _spec.activation_name(model.layers[-1]) == "linear"
-        loss = self.loss is None or isinstance(_params.loss_template(self.loss), _STANDARDIZABLE_LOSSES)
-        return linear and loss
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):

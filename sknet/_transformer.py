@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _data, _engine, _spec, _tabular
 from ._base import BaseNet
-from ._compat import _fit_context
+from ._compat import StrOptions, _fit_context
 from ._encoding import ClassifierTarget, RegressorTarget
 from ._params import takes_class_codes, takes_one_hot
 
@@ -100,7 +100,8 @@ class NetTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNet)
     optimizer, loss, metrics, epochs, batch_size, validation_split, early_stopping, \
 patience, callbacks, warm_start, random_state, verbose, distribute, dtype_policy, stream, \
 categorical_features, numeric_embedding, **kwargs
-        As for :class:`NetClassifier`; ``loss=None`` infers the loss from
+        As for :class:`NetClassifier` (``scale_target`` as for :class:`NetRegressor`,
+        for continuous ``y``; an autoencoder reconstructs ``X`` as it is); ``loss=None`` infers the loss from
         ``y`` (mean squared error for the autoencoder). A table (a DataFrame)
         is encoded as for :class:`NetClassifier`; ``transform_layer="sknet_table"``
         then returns the table's learned representation (numbers and category
@@ -142,6 +143,7 @@ categorical_features, numeric_embedding, **kwargs
         **BaseNet._parameter_constraints,
         "decoder": [list, tuple, None],
         "transform_layer": [str, int, None],
+        "scale_target": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
@@ -167,6 +169,7 @@ categorical_features, numeric_embedding, **kwargs
         stream="auto",
         categorical_features="from_dtype",
         numeric_embedding="piecewise",
+        scale_target="auto",
         **kwargs,
     ):
         super().__init__(
@@ -178,6 +181,7 @@ categorical_features, numeric_embedding, **kwargs
         )
         self.decoder = decoder
         self.transform_layer = transform_layer
+        self.scale_target = scale_target
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -188,6 +192,10 @@ categorical_features, numeric_embedding, **kwargs
 
     def _make_target(self):
         return _TargetFor(self.loss)
+
+    def _target_scaling(self, model, loss):
+        # An autoencoder reconstructs X as it is (inverse_transform returns the network's output).
+        return False if self._fitting_autoencoder else super()._target_scaling(model, loss)
 
     def _classification(self, y):
         if self._fitting_autoencoder:
@@ -285,8 +293,9 @@ categorical_features, numeric_embedding, **kwargs
         kind = _spec.spec_kind(self.layers)
         if self.autoencoder_ and kind != "callable":
             index = len(_spec.layer_configs(self.layers)) - 1
-        else:
-            index = len(layers) - 2
+        else:  # the layer before the output block (a Dense, maybe followed by activation layers)
+            block = _spec.output_block(layers)
+            index = (block[0] if block is not None else len(layers) - 1) - 1
         if index < 0:
             raise ValueError("the network has no hidden layer to transform with; give layers= a hidden layer.")
         return index

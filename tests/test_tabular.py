@@ -131,6 +131,10 @@ def test_array_with_categorical_indices_is_a_table():
     assert clf.table_encoder_.categorical_ == [1]
     assert clf.table_encoder_.categories_ == [["0.0", "1.0", "2.0"]]
     assert clf.score(X, y) > 0.95
+    # the encoded width equals the column count here: predict must still encode (no plain-array shortcut)
+    assert clf.input_shape_ == (2,)
+    network = clf.model_(clf.table_encoder_.transform(X))
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], keras.ops.convert_to_numpy(network)[:, 0], rtol=1e-5)
     assert not hasattr(NetClassifier(**FAST).fit(X, y), "table_encoder_")  # "from_dtype": an array is a tensor
 
 
