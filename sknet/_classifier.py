@@ -31,10 +31,12 @@ class NetClassifier(ClassifierMixin, BaseNet):
           and ``n_classes_`` (and ``feature_names_in_`` for a pandas ``X``);
         - ``None``: one hidden ``Dense(100, activation="relu")`` layer.
 
-        The spec's last layer is the output layer only if it is a ``Dense``
-        layer with the units the target needs and a softmax/sigmoid
-        activation (probabilities, e.g. ``Dense(n_classes,
-        activation="softmax")``) or a linear one (logits, trained
+        The spec's last layers are the output layer only if they are an
+        output block: a ``Dense`` layer, alone or followed by activation
+        layers without weights (``Activation``, ``Softmax``: the Keras
+        tutorial's ``Dense(10)`` then ``Activation("softmax")``), with the
+        units the target needs and a softmax/sigmoid effective activation
+        (probabilities) or a linear one (logits, trained
         ``from_logits=True``); otherwise sknet appends the output layer.
         Nested keys are parameters: ``layers__0__units``, ``layers__1__rate``.
     optimizer : str, keras optimizer or class, default="adam"
