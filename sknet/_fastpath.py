@@ -13,10 +13,13 @@ full path gives, and leaves anything else to the full path, which then
 answers, raises or warns exactly as before.
 """
 
+import copy as _copy
 import math
 
 import keras
 import numpy as np
+
+from ._faithful import faithful_config, rebuild
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -107,9 +110,11 @@ def _layer_copies(layers):
         if not isinstance(layer, keras.layers.Layer) or layer.weights or _copies_itself(type(layer)):
             return None
         try:
-            config = layer.get_config()
-            copy = type(layer).from_config(config)
-            same = copy.get_config() == config and copy.built == layer.built
+            # faithful_config/rebuild: a closure or lambda activation is carried over as the same
+            # function (Keras' own copy looks it up by name and fails, its pickling too).
+            config, objects = faithful_config(layer)
+            copy = rebuild(layer, _copy.deepcopy(config), objects)
+            same = faithful_config(copy)[0] == config and copy.built == layer.built
         except Exception:  # noqa: BLE001 - any doubt: scikit-learn's deepcopy decides
             return None
         if not same:

@@ -11,6 +11,8 @@ import inspect
 
 import keras
 
+from ._faithful import copy_instance, faithful_config, is_library, rebuild
+
 _OPTIMIZER_NAMES = (
     "adadelta", "adafactor", "adagrad", "adam", "adamw", "adamax", "ftrl",
     "lamb", "lion", "nadam", "rmsprop", "sgd",
@@ -40,16 +42,23 @@ def loss_config(loss):
 
 
 def _from_template(what, template, overrides, **fixed):
-    """A new object of the template's class from its config with ``overrides`` applied."""
-    config = loss_config(template) if isinstance(template, keras.losses.Loss) else template.get_config()
-    return _from_config(what, type(template), config, overrides, **fixed)
+    """A new object of the template's class from its config with ``overrides`` applied.
+
+    The config is :func:`faithful_config`'s: the functions and classes it
+    names resolve to the template's own.
+    """
+    config, objects = faithful_config(template)
+    if isinstance(template, keras.losses.Loss):
+        config = {**loss_config(template), **config}
+    return _from_config(what, type(template), config, overrides, objects, **fixed)
 
 
-def _from_config(what, cls, config, overrides, **fixed):
+def _from_config(what, cls, config, overrides, objects=None, **fixed):
     """A new ``cls`` from ``config`` (the caller's own copy) with ``overrides`` applied."""
     _check_keys(what, overrides, config)
     config.update(overrides, **fixed)
-    return cls.from_config(config)
+    with keras.saving.custom_object_scope(objects or {}):
+        return cls.from_config(config)
 
 
 @functools.cache
@@ -314,6 +323,11 @@ def make_loss(loss, default, overrides, logits=None):
                 f"set from_logits={logits}, or change the last layer's activation."
             )
         overrides["from_logits"] = logits
+    if not is_library(type(template)) and all(config.get(k, k) == v for k, v in overrides.items()):
+        # A loss of the user's own class is used as Keras' compile would use
+        # it: as it is (a copy of all its attributes), not rebuilt from a
+        # config that may not hold all its state.
+        return copy_instance(template)
     return _from_template("loss", template, overrides)
 
 
@@ -347,7 +361,7 @@ def make_metrics(metrics, head, units, logits=False):
                 out.append(keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if logits else 0.5))
             continue
         if isinstance(metric, keras.metrics.Metric):
-            out.append(type(metric).from_config(metric.get_config()))
+            out.append(rebuild(metric))
             continue
         if isinstance(metric, str):
             try:
@@ -381,6 +395,13 @@ def fresh_callbacks(callbacks):
     for cb in callbacks or []:
         if not isinstance(cb, keras.callbacks.Callback):
             raise TypeError(f"callbacks must be keras.callbacks.Callback instances; got {type(cb).__name__}.")
+        if isinstance(cb, keras.callbacks.History):
+            # Keras' fit fills a History it is given; sknet never writes into a parameter.
+            raise ValueError(
+                "callbacks holds a keras.callbacks.History: an estimator never writes into its parameters, "
+                "so it would stay empty. Remove it and read the fitted estimator's history_ (e.g. "
+                "est.history_['loss'], est.history_.to_frame())."
+            )
         memo = {}
         model = getattr(cb, "_model", None)
         if model is not None:

@@ -62,9 +62,25 @@ def versions():
 _NON_TRAINABLE = "_sknet_non_trainable"
 
 
+def _check_registered(estimator):
+    """Raise, naming them, if the fitted network holds functions a loaded copy could not find."""
+    from ._faithful import unregistered_functions
+
+    missing = unregistered_functions(estimator.model_, getattr(estimator, "metrics", None))
+    if missing:
+        names = ", ".join(f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}" for fn in missing)
+        raise TypeError(
+            f"this {type(estimator).__name__} cannot be saved: its network uses the function(s) {names}, "
+            "which Keras can only find again when loading if they are registered. Define each at module "
+            "level and decorate it with @keras.saving.register_keras_serializable(), then fit again and save. "
+            "(Fitting and predicting need no registration.)"
+        )
+
+
 def getstate(estimator):
     state = dict(estimator.__dict__)
     if hasattr(estimator, "model_"):
+        _check_registered(estimator)
         state["_sknet_versions"] = versions()
         state[_NON_TRAINABLE] = [v.numpy() for v in estimator.model_.non_trainable_variables]
     if _called_by_skops():

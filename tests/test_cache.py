@@ -46,3 +46,126 @@ def test_a_layer_named_like_an_activation_does_not_share_a_trace(iris):
     expected = tanh.model_.predict(X, verbose=0)
     np.testing.assert_allclose(tanh.predict_proba(X), expected, atol=1e-6)
     assert not np.allclose(relu.predict_proba(X), tanh.predict_proba(X), atol=1e-3)
+
+
+# --------------------------------------------------------------------------- what the code behind a config is
+# Issue 28: a config names classes and functions; two objects of one name can compute differently.
+
+from sknet import NetRegressor  # noqa: E402
+
+
+def _pinball(q):
+    def loss(y_true, y_pred):
+        error = y_true - y_pred
+        return keras.ops.mean(keras.ops.maximum(q * error, (q - 1) * error), axis=-1)
+
+    return loss
+
+
+def _quantile_data():
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3).astype("float32")
+    return X, X[:, 0] + rng.randn(300).astype("float32")
+
+
+def test_closures_of_one_factory_train_on_their_own_values():
+    """Quantile regressors fitted one after another each reach their own quantile (all reached 0.1 before)."""
+    X, y = _quantile_data()
+    _engine.clear_caches()
+    below = {}
+    for q in (0.1, 0.9):
+        reg = NetRegressor(loss=_pinball(q), epochs=30, random_state=0, scale_target=False).fit(X, y)
+        below[q] = float((y < reg.predict(X)).mean())
+    assert below[0.1] < 0.25 and below[0.9] > 0.75, below
+    assert len(_engine._TRAINERS) == 2
+
+
+def test_equal_closures_share_a_trace_and_unknown_objects_never_do():
+    from sknet._engine._keys import value_token
+
+    assert value_token(_pinball(0.5)) == value_token(_pinball(0.5))
+    assert value_token(_pinball(0.5)) != value_token(_pinball(0.9))
+    opaque = object()
+    assert value_token(opaque) != value_token(opaque)  # sameness cannot be known: never reuse
+    X, y = _quantile_data()
+    _engine.clear_caches()
+    for _ in range(2):
+        NetRegressor(loss=_pinball(0.5), epochs=1, random_state=0, scale_target=False).fit(X, y)
+    assert len(_engine._TRAINERS) == 1
+
+
+_ZERO = '''
+class Scale(keras.layers.Layer):
+    def call(self, x):
+        return x * 0.0
+'''
+_IDENTITY = _ZERO.replace("x * 0.0", "x")
+
+
+def test_a_layer_class_redefined_under_its_name_trains_and_predicts_the_new_code():
+    """A notebook cell run again: the new fit and its predict run the new class, not the cached old one."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3).astype("float32")
+    y = X @ np.array([1.0, 2.0, -1.0], "float32")
+    scores = []
+    for source in (_ZERO, _IDENTITY):
+        namespace = {"keras": keras, "__name__": "__main__"}  # a notebook cell
+        exec(source, namespace)
+        Scale = namespace["Scale"]
+        reg = NetRegressor([Scale(), Dense(16, activation="relu")], epochs=30, random_state=0,
+                           scale_target=False).fit(X, y)
+        np.testing.assert_allclose(reg.predict(X), np.asarray(reg.model_(X)).ravel(), rtol=1e-5, atol=1e-5)
+        scores.append(reg.score(X, y))
+    assert scores[0] < 0.05 and scores[1] > 0.5, scores
+
+
+def test_a_loss_function_redefined_under_its_name_trains_the_new_code():
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3).astype("float32")
+    y = X @ np.array([1.0, 2.0, -1.0], "float32")
+    scores = []
+    for factor in ("0.0", "1.0"):
+        namespace = {"keras": keras, "__name__": "__main__"}
+        exec(f"def my_loss(t, p):\n    return keras.ops.mean(keras.ops.square(t - p) * {factor}, axis=-1)", namespace)
+        reg = NetRegressor(loss=namespace["my_loss"], epochs=20, random_state=0, scale_target=False).fit(X, y)
+        scores.append(reg.score(X, y))
+    assert scores[0] < 0.2 and scores[1] > 0.5, scores
+
+
+def test_a_function_reading_a_changed_global_does_not_reuse_the_old_trace():
+    from sknet._engine._keys import value_token
+
+    namespace = {"keras": keras, "FACTOR": 0.0, "__name__": "__main__"}
+    exec("def my_loss(t, p):\n    return keras.ops.mean(keras.ops.square(t - p) * FACTOR, axis=-1)", namespace)
+    before = value_token(namespace["my_loss"])
+    namespace["FACTOR"] = 1.0
+    assert value_token(namespace["my_loss"]) != before
+
+
+class _Quantile(keras.losses.Loss):
+    """A loss whose state (``q``) is not in its config: Keras' compile uses the instance as it is."""
+
+    def __init__(self, q, **kwargs):
+        super().__init__(**kwargs)
+        self.q = q
+
+    def call(self, y_true, y_pred):
+        error = y_true - y_pred
+        return keras.ops.mean(keras.ops.maximum(self.q * error, (self.q - 1) * error), axis=-1)
+
+    def get_config(self):  # forgets q, as hand-written configs do
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(q=0.5, **config)
+
+
+def test_a_loss_instance_trains_with_its_state_outside_its_config():
+    X, y = _quantile_data()
+    _engine.clear_caches()
+    below = {}
+    for q in (0.1, 0.9):
+        reg = NetRegressor(loss=_Quantile(q), epochs=30, random_state=0, scale_target=False).fit(X, y)
+        below[q] = float((y < reg.predict(X)).mean())
+    assert below[0.1] < 0.25 and below[0.9] > 0.75, below

@@ -137,7 +137,8 @@ def test_huber_delta_reaches_training_although_keras_drops_it_from_the_config(re
     """Keras' Huber.get_config() has no delta: the value and the trace cache key must still see it."""
     X, Y = regression_data
     histories = [
-        NetRegressor(loss="huber", loss__delta=delta, epochs=2, random_state=0).fit(X, Y * 10).history_["loss"]
+        NetRegressor(loss="huber", loss__delta=delta, epochs=2, random_state=0, scale_target=False)
+        .fit(X, Y * 10).history_["loss"]
         for delta in (0.5, 50.0, 0.5)
     ]
     assert histories[0] == histories[2]
@@ -157,9 +158,10 @@ def test_a_users_loss_function_trains_and_a_registered_one_pickles(regression_da
     import pickle
 
     X, Y = regression_data
-    mse = NetRegressor(loss="mse", epochs=3, optimizer="sgd", optimizer__learning_rate=0.01, random_state=0).fit(X, Y)
+    mse = NetRegressor(loss="mse", epochs=3, optimizer="sgd", optimizer__learning_rate=0.01, random_state=0,
+                       scale_target=False).fit(X, Y)
     half = NetRegressor(loss=_half_squared_error, epochs=3, optimizer="sgd", optimizer__learning_rate=0.02,
-                        random_state=0).fit(X, Y)  # half the loss, twice the step: the same trajectory
+                        random_state=0, scale_target=False).fit(X, Y)  # half the loss, twice the step: same path
     np.testing.assert_allclose(half.history_["loss"], np.array(mse.history_["loss"]) / 2, rtol=1e-4)
     with pytest.raises(ValueError, match="takes no loss__"):
         NetRegressor(loss=_half_squared_error, loss__delta=1.0, epochs=1).fit(X, Y)
@@ -360,3 +362,77 @@ def test_clone_copies_layer_templates_through_their_configs():
     copy = clone(NetClassifier([built]))
     assert copy.layers[0].built
     np.testing.assert_array_equal(copy.layers[0].kernel.numpy(), built.kernel.numpy())
+
+
+# --------------------------------------------------------------------------- the user's functions (issue 28)
+
+
+def mean_pred(y_true, y_pred):
+    """The Keras tutorial's custom metric."""
+    return keras.ops.mean(y_pred)
+
+
+def test_the_tutorials_custom_metric_function_trains_like_keras(iris):
+    """``metrics=['accuracy', mean_pred]`` raised Keras' "Could not locate function" at fit."""
+    X, y = iris
+
+    def local_metric(y_true, y_pred):  # a local function: no name Keras could look up
+        return keras.ops.max(y_pred)
+
+    clf = NetClassifier([Dense(8, activation="relu")], metrics=["accuracy", mean_pred, local_metric],
+                        batch_size=len(X), epochs=2, random_state=0).fit(X, y, validation_data=(X, y))
+    assert {"mean_pred", "local_metric", "val_mean_pred", "val_local_metric"} <= set(clf.history_)
+    # softmax outputs: every row sums to 1, so the mean prediction is 1 / n_classes
+    assert clf.history_["val_mean_pred"][-1] == pytest.approx(1 / 3, rel=1e-5)
+    assert clf.history_["val_local_metric"][-1] == pytest.approx(float(clf.predict_proba(X).max()), rel=1e-5)
+
+
+def _scaled_relu(scale):
+    def activation(x):
+        return keras.ops.relu(x) * scale
+
+    return activation
+
+
+@pytest.mark.parametrize("activation", ["closure", "lambda"])
+def test_activation_closures_and_lambdas_in_a_layer_train_and_predict(iris, activation):
+    X, y = iris
+    make = {"closure": lambda: _scaled_relu(0.0), "lambda": lambda: (lambda x: keras.ops.relu(x) * 0.0)}[activation]
+    zero = NetClassifier([Dense(8, activation=make())], epochs=2, random_state=0).fit(X, y)
+    hidden = keras.Model(zero.model_.inputs, zero.model_.layers[0].output)
+    assert np.all(np.asarray(hidden(X)) == 0)  # the function itself ran, not a stand-in
+    np.testing.assert_allclose(zero.predict_proba(X), np.asarray(zero.model_(X)), rtol=1e-5, atol=1e-6)
+
+
+def test_two_closures_of_one_factory_in_layers_do_not_share_a_trace(iris):
+    X, y = iris
+    off = NetClassifier([Dense(8, activation=_scaled_relu(0.0))], epochs=3, random_state=0).fit(X, y)
+    on = NetClassifier([Dense(8, activation=_scaled_relu(1.0))], epochs=3, random_state=0).fit(X, y)
+    assert on.score(X, y) > off.score(X, y) + 0.1
+
+
+def test_pickling_names_an_unregistered_function_and_the_decorator(iris):
+    """Fitting needs no registration; saving does, and then says which function and how."""
+    import pickle
+
+    X, y = iris
+
+    def local_metric(y_true, y_pred):
+        return keras.ops.mean(y_pred)
+
+    clf = NetClassifier(metrics=[local_metric], epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match=r"local_metric.*register_keras_serializable"):
+        pickle.dumps(clf)
+    layer = NetClassifier([Dense(4, activation=_scaled_relu(1.0))], epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match=r"_scaled_relu.<locals>.activation.*register_keras_serializable"):
+        pickle.dumps(layer)
+
+
+def test_an_activation_closure_survives_clone_and_cross_validation(iris):
+    from sklearn.model_selection import cross_val_score
+
+    X, y = iris
+    activation = _scaled_relu(1.0)
+    copy = clone(NetClassifier([Dense(8, activation=activation)], epochs=2, random_state=0))
+    assert copy.layers[0].activation is activation
+    assert len(cross_val_score(copy, X, y, cv=2)) == 2

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from conftest import requires
 from keras.layers import Dense
 from sklearn.datasets import make_classification
 from sklearn.metrics import log_loss
@@ -287,7 +288,7 @@ def test_sample_weight_is_the_weight_of_the_loss():
     y = X @ [1.0, -2.0, 0.5]
     w = rng.uniform(0.1, 3.0, len(y))
     reg = NetRegressor([], optimizer="sgd", optimizer__learning_rate=0.1, epochs=1, batch_size=len(y),
-                       warm_start=True, random_state=0).fit(X, y)
+                       warm_start=True, random_state=0, scale_target=False).fit(X, y)
     kernel, bias = (v.copy() for v in reg.model_.get_weights())
     reg.fit(X, y, sample_weight=w)
     residual = X @ kernel[:, 0] + bias[0] - y
@@ -323,6 +324,8 @@ def test_class_weight_balanced_is_sklearns_balanced_weighting():
     np.testing.assert_allclose(both, product, rtol=1e-5, atol=1e-6)
 
 
+@requires("scikit-learn", "1.8", "Pipeline.score routes sample_weight to the last step's score request "
+          "without a request of its own (1.6 to 1.7.2 raise UnsetMetadataPassedError)")
 def test_metadata_routing_of_sample_weight(iris):
     X, y = iris
     w = _heavy_class_2(y)
@@ -368,3 +371,17 @@ def test_regressor_early_stopping_and_metrics():
     assert reg.n_iter_ < 200 and reg.history_.n_epochs == reg.n_iter_
     val = np.array(reg.history_["val_loss"])
     assert reg.n_iter_ == int(np.argmin(val)) + 1 + 3  # stopped `patience` epochs after the best one
+
+
+@pytest.mark.parametrize("monitor", ["val_accuracy", "accuracy"])
+def test_monitor_callbacks_find_the_metrics_direction_as_keras_does(iris, monitor):
+    """EarlyStopping(monitor="val_accuracy") raised "isn't able to automatically determine" (issue 28)."""
+    X, y = iris
+    runs = {}
+    for mode in ("auto", "max"):
+        callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=1, min_delta=0.5),
+                     keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, patience=1, min_delta=0.5)]
+        clf = small(metrics=["accuracy"], validation_split=0.2, epochs=6, callbacks=callbacks).fit(X, y)
+        runs[mode] = clf.history_
+    assert {k: list(v) for k, v in runs["auto"].items()} == {k: list(v) for k, v in runs["max"].items()}
+    assert len(runs["auto"]["loss"]) == 2  # no accuracy gain of 0.5: stopped after patience

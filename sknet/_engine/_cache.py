@@ -12,7 +12,13 @@ compute the same function, so the engine keys its traces by *signature*:
 * the input and target specs (shape and dtype);
 * the optimizer's class and config, without a plain learning rate (a variable
   loaded per fit) but with a schedule (traced);
-* the loss's and metrics' classes and complete configs.
+* the loss's and metrics' classes and complete configs;
+* the *code* behind all of these (:mod:`sknet._engine._keys`): a config
+  names its classes and functions, but two closures of one factory, two
+  classes of one name (a notebook cell run again) or a function before and
+  after an edit serialize alike. Classes are keyed by identity, the user's
+  functions by their code, closure values and globals; anything whose
+  sameness cannot be known makes a key that matches no other (no reuse).
 
 Both caches are bounded (:data:`MAX_CACHED` entries each, least recently used
 evicted), so a process that fits many architectures does not grow without limit.
@@ -20,11 +26,14 @@ evicted), so a process that fits many architectures does not grow without limit.
 
 import json
 import threading
+import warnings
 from collections import OrderedDict
 
 import keras
 
+from .._faithful import faithful_config
 from .._params import loss_config
+from ._keys import _Unknown, code_token, instance_token, model_token, optimizer_token
 
 MAX_CACHED = 8
 TRAINERS = OrderedDict()
@@ -100,6 +109,13 @@ def _without_seeds(config):
     return config
 
 
+def _holds_lambda(model):
+    """Whether a layer of ``model`` holds a lambda (an activation...), which Keras warns about when serializing."""
+    return any(getattr(value, "__name__", None) == "<lambda>"
+               for layer in model._flatten_layers(include_self=False, recursive=True)
+               for value in vars(layer).values())
+
+
 def canonical_model_config(model):
     """The model's architecture as canonical JSON, layer names replaced by ``<layerN>``, seeds blanked.
 
@@ -109,23 +125,46 @@ def canonical_model_config(model):
     """
     # get_config, not serialize_keras_object: the compile config (learning
     # rate...) is not part of the architecture.
-    config = _without_seeds(model.get_config())
+    try:
+        if _holds_lambda(model):
+            with warnings.catch_warnings():  # not thread-safe: only when there is a lambda to silence
+                warnings.simplefilter("ignore")  # Keras warns on every lambda it serializes
+                config = _without_seeds(model.get_config())
+        else:
+            config = _without_seeds(model.get_config())
+    except Exception:  # noqa: BLE001 - e.g. a lambda without source: no key can be trusted
+        return _Unknown()
     names = {}
     _rename_layers(config, lambda name: names.setdefault(name, f"<layer{len(names)}>"))
     return json.dumps({"class_name": type(model).__name__, "config": config}, sort_keys=True, default=str)
 
 
 def config_json(obj):
-    """The class and complete config of a Keras object, as canonical JSON (a key part)."""
-    config = keras.saving.serialize_keras_object(obj)
+    """The class and complete config of a Keras object, as canonical JSON (a key part).
+
+    The user's functions appear as placeholders (:func:`sknet._faithful.faithful_config`):
+    which function each one is, is keyed by :func:`loss_key` and :func:`metric_key`.
+    """
+    config, _ = faithful_config(obj)
     if isinstance(obj, keras.losses.Loss):
-        config["config"] = loss_config(obj)  # with the arguments some losses leave out
-    return json.dumps(config, sort_keys=True, default=str)
+        config = {**loss_config(obj), **config}  # with the arguments some losses leave out
+    name = keras.saving.get_registered_name(type(obj))
+    return json.dumps({"class_name": name, "config": config}, sort_keys=True, default=str)
+
+
+def loss_key(loss):
+    """Key part of a loss: class, config and, as it is used as it is, every attribute (functions by code)."""
+    return (config_json(loss), instance_token(loss))
+
+
+def metric_key(metric):
+    """Key part of a metric: class, config and the code it calls."""
+    return (config_json(metric), code_token(metric))
 
 
 def model_signature(model, x_spec):
-    """Key of a model's traces: its canonical architecture and the input spec."""
-    return (canonical_model_config(model), x_spec)
+    """Key of a model's traces: its canonical architecture, the input spec and the code of its layers."""
+    return (canonical_model_config(model), x_spec, model_token(model))
 
 
 def rate_config(config):
@@ -145,7 +184,7 @@ def optimizer_signature(optimizer):
     config.pop("name", None)
     if not has_schedule(optimizer):
         rate_config(config).pop("learning_rate", None)  # a variable: loaded per fit, not traced
-    return type(optimizer).__name__ + json.dumps(config, sort_keys=True, default=str)
+    return (type(optimizer).__name__ + json.dumps(config, sort_keys=True, default=str), optimizer_token(optimizer))
 
 
 # --------------------------------------------------------------------------- the caches

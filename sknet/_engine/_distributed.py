@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .._params import loss_config
+from .._faithful import copy_instance, faithful_config, rebuild
 from .._stream import Rows
 from ._backup import epoch_permutation
 from ._inputs import distributed_blocks, in_order
@@ -47,7 +47,7 @@ def rehome(model, strategy):
     state = [v.numpy() for v in state_variables(model)]
     source = model.optimizer
     slots = [v.numpy() for v in source.variables] if source is not None and source.built else None
-    config = None if source is None else source.get_config()  # readable only outside the new scope
+    config = None if source is None else faithful_config(source)  # readable only outside the new scope
     with strategy.scope():
         new = clone_architecture(model)
         assign_all(state_variables(new), state)
@@ -58,8 +58,10 @@ def rehome(model, strategy):
 
 
 def _per_example(loss):
-    """``loss`` without reduction: per-sample weighted losses."""
-    return type(loss).from_config({**loss_config(loss), "reduction": None})
+    """``loss`` without reduction: per-sample weighted losses (a copy of this fit's own loss)."""
+    per_example = copy_instance(loss)
+    per_example.reduction = None
+    return per_example
 
 
 def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, batch_size,
@@ -87,9 +89,9 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
         dataset = tf.data.Dataset.from_tensor_slices(tuple(tf.gather(t, perm) for t in data))
         return strategy.experimental_distribute_dataset(dataset.batch(batch_size).with_options(options))
     per_example = _per_example(loss)
-    config = optimizer.get_config()  # this fit's hyperparameters, read outside the strategy's scope
+    config = faithful_config(optimizer)  # this fit's hyperparameters, read outside the strategy's scope
     # A LossScaleOptimizer (float16 compute) keeps the learning rate in its inner optimizer's config.
-    rate_config = config["inner_optimizer"]["config"] if "inner_optimizer" in config else config
+    rate_config = config[0]["inner_optimizer"]["config"] if "inner_optimizer" in config[0] else config[0]
     rate = None if isinstance(rate_config.get("learning_rate"), dict) else float(rate_config["learning_rate"])
     with strategy.scope():
         optimizer = optimizer_with_state(optimizer, model.trainable_variables, config=config)
@@ -99,7 +101,7 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
             if rate is not None:  # this fit's rate, not the restored one
                 optimizer.learning_rate = rate
         trackers = [keras.metrics.Mean(name="loss")] + list(metrics)
-        val_trackers = [keras.metrics.Mean(name="val_loss")] + [type(m).from_config(m.get_config()) for m in metrics]
+        val_trackers = [keras.metrics.Mean(name="val_loss")] + [rebuild(m) for m in metrics]
 
     def forward(xb, yb, swb, training):
         """Predictions, per-sample weighted losses and the regularization loss of a batch."""
@@ -159,7 +161,9 @@ def train_distributed(model, data, *, optimizer, loss, metrics, continue_optimiz
 
     try:
         history, status = run_epochs(run_epoch, callbacks, model, epochs, verbose=verbose,
-                                     steps=len(sizes), variables=state_variables(model) + list(optimizer.variables))
+                                     steps=len(sizes), variables=state_variables(model) + list(optimizer.variables),
+                                     metrics=trackers[1:],
+                                     finalize=lambda: optimizer.finalize_variable_values(model.trainable_variables))
     except BaseException:
         assign_all(state_variables(model), before)
         raise

@@ -28,7 +28,46 @@ def callback_list(callbacks, model, verbose, epochs, steps):
     )
 
 
-def run_epochs(run_epoch, callbacks, model, epochs, *, verbose, steps, variables):
+def monitor_directions(callbacks, metrics):
+    """Give each ``mode="auto"`` monitor callback the direction of the metric it watches, as Keras' fit does.
+
+    Keras' ``EarlyStopping``, ``ReduceLROnPlateau`` and ``ModelCheckpoint``
+    look the monitored metric up among the compiled model's metrics and read
+    its direction (``accuracy``: up). The model sknet's callbacks see is not
+    compiled with the metrics, so the direction is found here, among this
+    fit's ``metrics``, and set as the callback's ``mode`` (on the fit's own
+    copy of the callback); Keras then flips ``min_delta`` itself. A metric
+    without a direction is left to Keras, which raises as in its own fit.
+    """
+    directions = {m.name: m._direction for m in metrics if getattr(m, "_direction", None) in ("up", "down")}
+    for callback in callbacks:
+        monitor = getattr(callback, "monitor", None)
+        if (not isinstance(monitor, str) or getattr(callback, "mode", None) != "auto"
+                or getattr(callback, "monitor_op", None) is not None):
+            continue
+        direction = directions.get(monitor.removeprefix("val_"))
+        if direction is not None and monitor.removeprefix("val_") != "loss":
+            callback.mode = "max" if direction == "up" else "min"
+
+
+class _Recorder(keras.callbacks.Callback):
+    """The last callback of a fit: the epoch's logs as the callbacks before it left them.
+
+    Keras' ``CallbackList`` hands every callback one copy of the logs, and
+    callbacks write into it (``ReduceLROnPlateau`` and
+    ``LearningRateScheduler`` add ``learning_rate``); Keras' ``History``,
+    last in the list, records that. So does this.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.logs = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs = dict(logs or {})
+
+
+def run_epochs(run_epoch, callbacks, model, epochs, *, verbose, steps, variables, metrics=(), finalize=None):
     """Run up to ``epochs`` epochs of ``run_epoch(epoch, cb_list) -> logs`` with Keras callbacks.
 
     ``on_train_end`` is called on every way out: the last epoch, early
@@ -48,9 +87,18 @@ def run_epochs(run_epoch, callbacks, model, epochs, *, verbose, steps, variables
     status : None, "nan" or "interrupted"
         "nan": the loss became NaN/inf (its epoch's logs end ``history``);
         "interrupted": a KeyboardInterrupt stopped training.
+
+    ``metrics`` (the fit's metric objects) tell monitor callbacks in
+    ``mode="auto"`` which way their metric improves (:func:`monitor_directions`).
+    ``finalize`` is called when the epochs end without a NaN loss or an
+    interrupt, before ``on_train_end``, where Keras' fit calls
+    ``optimizer.finalize_variable_values`` (``use_ema``: the weights become
+    their moving averages).
     """
     callbacks, backup = split_backup(callbacks)
-    cb_list = callback_list(callbacks, model, verbose, epochs, steps)
+    monitor_directions(callbacks, metrics)
+    recorder = _Recorder()
+    cb_list = callback_list(callbacks + [recorder], model, verbose, epochs, steps)
     model.stop_training = False
     history, logs, status = [], {}, None
     cb_list.on_train_begin()
@@ -65,12 +113,15 @@ def run_epochs(run_epoch, callbacks, model, epochs, *, verbose, steps, variables
                 history.append(logs)
                 status = "nan"
                 break
+            recorder.logs = None
             cb_list.on_epoch_end(epoch, logs)
-            history.append(dict(logs))
+            history.append({**logs, **(recorder.logs or {})})  # in the engine's order, what callbacks added after
             if backup is not None:
                 backup.save(epoch, history, variables, callbacks)
             if model.stop_training:
                 break
+        if finalize is not None and status is None and epochs > 0:
+            finalize()
     except KeyboardInterrupt:
         status = "interrupted"
     finally:

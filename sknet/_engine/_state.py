@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from .._compat import call_flat
+from .._faithful import faithful_config, rebuild
 from .._seeds import seeded_python_random
 
 
@@ -106,8 +107,13 @@ def clone_architecture(model):
     a user's unregistered optimizer class) and builds an optimizer the copy
     never uses. Cloning a shallow stand-in marked uncompiled avoids both
     without touching ``model``.
+
+    Every layer is copied by :func:`sknet._faithful.rebuild`: the copy calls
+    the very functions the original holds (a closure or lambda activation,
+    which Keras' own config copy could not find again by name), and nested
+    models are cloned layer by layer the same way.
     """
-    options = {}
+    options = {"clone_function": rebuild, "recursive": True}
     if getattr(model.inputs[0], "sparse", False):  # clone_model would give the copy a dense Input
         tensor = keras.Input(batch_shape=model.inputs[0].shape, sparse=True, name=model.inputs[0].name)
         options["input_tensors"] = tensor if isinstance(model, keras.Sequential) else [tensor]
@@ -131,13 +137,14 @@ def optimizer_with_state(template, variables, state=None, config=None):
     state : list of variables or arrays, or None
         Values for the new optimizer's own variables (iterations, learning
         rate, moments), in order; None leaves them fresh.
-    config : dict or None
-        ``template.get_config()`` read beforehand: a template whose variables
-        live under another ``tf.distribute`` strategy cannot be read inside
-        the new strategy's scope.
+    config : tuple or None
+        ``sknet._faithful.faithful_config(template)`` read beforehand: a
+        template whose variables live under another ``tf.distribute``
+        strategy cannot be read inside the new strategy's scope.
     """
+    config, objects = faithful_config(template) if config is None else config
     # A copy: LossScaleOptimizer.from_config pops its inner optimizer out of the dict it is given.
-    optimizer = type(template).from_config(template.get_config() if config is None else dict(config))
+    optimizer = rebuild(template, dict(config), objects)
     optimizer.build(variables)
     if state is not None:
         assign_all(optimizer.variables, state)

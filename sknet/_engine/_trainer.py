@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._compat import call_flat
+from .._faithful import rebuild
 from .._stream import Rows
 from . import _cache
 from ._backup import epoch_permutation
@@ -101,7 +102,7 @@ class Trainer:
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.metrics = list(metrics)
         self.val_loss_tracker = keras.metrics.Mean(name="val_loss")
-        self.val_metrics = [type(m).from_config(m.get_config()) for m in self.metrics]
+        self.val_metrics = [rebuild(m) for m in self.metrics]
         data = [
             x_spec,
             tf.TensorSpec(*y_spec),
@@ -240,7 +241,11 @@ class Trainer:
         if unobserved(callbacks, verbose, validation) and not isinstance(x, Rows):  # sknet._engine._epochs
             if self._epochs is None:
                 self._epochs = Epochs(self, _Traced, x, y)
-            return self._epochs.fit(data, seed=seed, epochs=epochs, batch_size=batch_size, steps=steps, names=names)
+            history, status = self._epochs.fit(data, seed=seed, epochs=epochs, batch_size=batch_size, steps=steps,
+                                               names=names)
+            if status is None:
+                self.finalize()
+            return history, status
 
         def run_epoch(epoch, cb_list):
             done = 0  # steps of this epoch before the current block
@@ -257,13 +262,22 @@ class Trainer:
                 done += block_steps
             logs = {name: float(value) for name, value in zip(names, results, strict=True)}
             if validation is not None:
-                logs.update(self.evaluate(*validation, batch_size=max(batch_size, 1024)))
+                # As Keras' fit evaluates: between on_test_begin and on_test_end (SwapEMAWeights
+                # swaps the moving averages in for the validation there).
+                cb_list.on_test_begin()
+                results = self.evaluate(*validation, batch_size=max(batch_size, 1024))
+                cb_list.on_test_end({name.removeprefix("val_"): value for name, value in results.items()})
+                logs.update(results)
             return logs
 
         # The fused RMSprop scratch is overwritten on every step: not part of the state.
         variables = state_variables(self.model) + list(self.optimizer.variables)
         return run_epochs(run_epoch, callbacks, self.model, epochs, verbose=verbose, steps=steps,
-                          variables=variables)
+                          variables=variables, metrics=self.metrics, finalize=self.finalize)
+
+    def finalize(self):
+        """The end of a fit, as Keras' fit ends it: ``use_ema`` replaces the weights by their moving averages."""
+        self.optimizer.finalize_variable_values(self.model.trainable_variables)
 
 
 def as_tensors(X, y, sample_weight):
@@ -311,13 +325,13 @@ def train(model, data, *, optimizer, loss, metrics, continue_optimizer, epochs, 
         _cache.model_signature(model, x_spec),
         y_spec,
         _cache.optimizer_signature(optimizer),
-        _cache.config_json(loss),
-        tuple(_cache.config_json(m) for m in metrics),
+        _cache.loss_key(loss),
+        tuple(_cache.metric_key(m) for m in metrics),
     )
     trainer = _cache.checkout(_cache.TRAINERS, key)
     if trainer is None:
         with seeded_build():
-            own = type(optimizer).from_config(optimizer.get_config())
+            own = rebuild(optimizer)
             trainer = Trainer(model, own, loss, metrics, x_spec, y_spec)
     final = None
     try:

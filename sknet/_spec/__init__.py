@@ -140,7 +140,7 @@ def build_model(spec, input_shape, head, seed=None, layer_params=None, model_kwa
             f"per-sample shape {tuple(input_shape)}."
         )
     classes = custom_objects(spec)
-    configs = [with_dtype_policy(cfg, policy) for cfg in layer_configs(spec)]
+    configs = [with_dtype_policy(cfg, policy) for cfg in layer_configs(spec, classes)]
     configs = apply_layer_params(configs, layer_params or {}, classes)  # layers__<i>__dtype wins
     seeds = np.random.RandomState(seed)
     configs = [with_seeds(cfg, seeds) for cfg in stable_names(configs)]

@@ -28,6 +28,8 @@ effective activation (and ``out_activation_``) says what it computes.
 
 import keras
 
+from .._faithful import is_library
+
 # Parameter-free layers that apply an activation: the tail of an output block.
 _ACTIVATION_LAYERS = {
     keras.layers.ReLU: "relu",
@@ -46,6 +48,8 @@ def activation_name(layer):
     activation = getattr(layer, "activation", None)
     if activation is None:
         return None
+    if not is_library(activation):  # the user's own function (a closure, a lambda): never a Keras name
+        return f"<{getattr(activation, '__qualname__', type(activation).__name__)}>"
     name = keras.activations.serialize(activation)
     return name if isinstance(name, str) else str(name)
 

@@ -13,6 +13,7 @@ import re
 
 import keras
 
+from .._faithful import pinned
 from .._seeds import seeded_python_random
 
 DEFAULT_HIDDEN_UNITS = 100
@@ -91,10 +92,13 @@ def layer_items(spec):
     return spec if kind in ("layers", "dicts") else None
 
 
-def layer_configs(spec):
+def layer_configs(spec, objects=None):
     """Return the spec's layers as a list of serialized dicts (deep copies).
 
     Input layers and input-shape keys are dropped: the input comes from ``X``.
+    With an ``objects`` dict, the user's functions a layer holds (a lambda or
+    closure activation) are written as tokens that ``objects`` resolves to the
+    very same functions (:func:`sknet._faithful.pinned`): deserialize under it.
     """
     kind = spec_kind(spec)
     if kind not in ("default", "sequential", "layers", "dicts"):
@@ -102,7 +106,8 @@ def layer_configs(spec):
     configs = []
     for item in layer_items(spec):
         cls = getattr(keras.layers, item["class_name"], None) if isinstance(item, dict) else type(item)
-        cfg = copy.deepcopy(item) if isinstance(item, dict) else keras.layers.serialize(item)
+        cfg = copy.deepcopy(item) if isinstance(item, dict) else keras.layers.serialize(
+            item if objects is None else pinned(item, objects))
         cfg.setdefault("config", {})
         cfg.pop("build_config", None)  # built templates: shapes come from X, not the template
         if "module" not in cfg and hasattr(keras.layers, cfg["class_name"]):
