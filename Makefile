@@ -9,17 +9,18 @@ STAMP  := $(VENV)/.sknet-installed
 # (and the cuInit error of a machine without an NVIDIA driver) is filtered by examples/_quiet.py.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install lint test test-fast fuzz demo bench bench-quick docs examples clean
+.PHONY: help install install-min lint test test-fast test-min fuzz demo bench bench-quick docs examples clean
 
 help:
 	@echo "make demo   - set up and run the demo (digits: grid search + cross-validation)"
 	@echo "make test   - set up, lint and run the test suite"
+	@echo "make test-min - the fast suite on the lowest supported versions (sknet/_min_dependencies.py), in .venv-min"
 	@echo "make lint   - ruff over sknet, tests, benchmarks and examples"
 	@echo "make fuzz   - many more fuzzed estimator configurations (SKNET_FUZZ_EXAMPLES, default 1000)"
 	@echo "make bench  - run the benchmarks (ratios against Keras, scikit-learn, scikeras)"
 	@echo "make docs   - build the documentation site into site/"
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.py setup.cfg pyproject.toml sknet/_min_dependencies.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test,plot,docs]"
@@ -35,6 +36,27 @@ test: $(STAMP) lint
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The lowest supported versions: a second environment with every dependency that has a floor in
+# sknet/_min_dependencies.py pinned to exactly that floor (the others resolve to the newest release that
+# installs next to them), checked after the install.
+VENV_MIN  ?= .venv-min
+BIN_MIN   := $(VENV_MIN)/bin
+STAMP_MIN := $(VENV_MIN)/.sknet-installed
+EXTRAS_MIN = test,plot,onnx,dask
+
+$(STAMP_MIN): setup.py setup.cfg pyproject.toml sknet/_min_dependencies.py
+	test -x $(BIN_MIN)/python || $(PYTHON) -m venv $(VENV_MIN)
+	$(PYTHON) sknet/_min_dependencies.py constraints > $(VENV_MIN)/constraints.txt
+	$(BIN_MIN)/python -m pip install --quiet --upgrade pip
+	$(BIN_MIN)/python -m pip install --quiet -c $(VENV_MIN)/constraints.txt -e ".[$(EXTRAS_MIN)]"
+	$(BIN_MIN)/python sknet/_min_dependencies.py check $(EXTRAS_MIN)
+	touch $(STAMP_MIN)
+
+install-min: $(STAMP_MIN)
+
+test-min: $(STAMP_MIN)
+	$(BIN_MIN)/python -m pytest -q -ra -m "not slow"
 
 fuzz: $(STAMP)
 	SKNET_FUZZ_EXAMPLES=$${SKNET_FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -q tests/test_fuzz.py
@@ -53,4 +75,4 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -f docs/mkdocs.yml
 
 clean:
-	rm -rf $(VENV) site build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(VENV_MIN) site build *.egg-info .pytest_cache

@@ -1,8 +1,12 @@
 """Every private or version-dependent API of Keras and scikit-learn that sknet uses.
 
 Each entry names what it uses and the versions it is known to work with.
-Supported: Keras >= 3.4 (TensorFlow backend), scikit-learn >= 1.6. When one
-of these changes, this is the only module to adapt.
+Supported: TensorFlow >= 2.16.1, Keras >= 3.8.0 (TensorFlow backend),
+scikit-learn >= 1.6.1, NumPy >= 1.26.0, SciPy >= 1.10.0, pandas >= 2.0.0: the
+floors of :mod:`sknet._min_dependencies`, where they are declared (and why),
+and which ``make test-min`` tests. A feature that needs a newer release than
+its floor checks the version where it is called (:func:`check_version`). When
+one of these changes, this is the only module to adapt.
 
 ===========================================  ==========================  ======================
 what                                          used for                    versions
@@ -18,11 +22,20 @@ what                                          used for                    versio
   ``_average_gradients``, ``_velocity_hats``)
 ``ConcreteFunction._call_flat``              calls of traced functions   TensorFlow >= 2.11
                                               on dense tensors            (else ``__call__``)
+``float(keras.Variable)``                    the trainer's learning      Keras >= 3.5
+                                              rate
+``clone_model(input_tensors=)``             networks on sparse input    Keras >= 3.7
+  on sparse ``KerasTensor`` inputs
+``Model.export(input_signature=)``           ONNX export                 Keras >= 3.8
+``Model.export(opset_version=)``             ONNX opsets below 15        Keras >= 3.12 (ignored
+                                                                          before: checked at the
+                                                                          call)
 ===========================================  ==========================  ======================
 """
 
 import numpy as np
 import tensorflow as tf
+from packaging.version import Version
 from sklearn.base import _fit_context  # noqa: F401  (re-exported)
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions  # noqa: F401
 from sklearn.utils.validation import _check_sample_weight
@@ -69,3 +82,18 @@ def call_flat(function, args):
     if flat is None or not all(isinstance(arg, tf.Tensor) for arg in args):
         return function(*args)
     return flat(list(args), function.captured_inputs)
+
+
+def version_of(package):
+    """The installed version of the distribution ``package`` (``"keras"``, ``"scikit-learn"``...)."""
+    from importlib.metadata import version
+
+    return Version(version(package))
+
+
+def check_version(package, minimum, feature, error=ValueError):
+    """Raise ``error`` naming ``feature`` and the version it needs when ``package`` is older than ``minimum``."""
+    installed = version_of(package)
+    if installed < Version(minimum):
+        raise error(f"{feature} needs {package} >= {minimum}; this environment has {package} {installed}. "
+                    f'Upgrade it: pip install "{package}>={minimum}"')

@@ -2,12 +2,26 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version as _installed_version
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from packaging.version import Version  # noqa: E402
 from sklearn.datasets import load_digits, load_iris  # noqa: E402
+
+
+def requires(package, minimum, why=""):
+    """Skip mark for a test that needs ``package >= minimum``, newer than its floor (``make test-min``).
+
+    The reason names the version needed and the one installed, so the min run's
+    ``-ra`` summary lists every test it could not hold and why:
+    ``@requires("keras", "3.9", "LossScaleOptimizer.iterations follows the inner optimizer")``.
+    """
+    installed = Version(_installed_version(package))
+    reason = f"needs {package} >= {minimum} (installed: {installed})" + (f": {why}" if why else "")
+    return pytest.mark.skipif(installed < Version(minimum), reason=reason)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import textwrap
 import joblib
 import numpy as np
 import pytest
+from conftest import requires
 from joblib import Parallel, delayed
 from keras.layers import Dense
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -57,9 +58,12 @@ def _tensorflow_threads():
 
 
 linux_only = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc/self/task")
+# TensorFlow < 2.21 leaves its pool threads unnamed ("python"), so they cannot be told apart (checked on 2.16 to 2.20).
+names_pool_threads = requires("tensorflow", "2.21", "its inter-op pool threads are named tf_Compute")
 
 
 @linux_only
+@names_pool_threads
 def test_joblib_workers_cap_tensorflow_threads():
     budget = max(1, joblib.cpu_count() // 2)  # joblib's per-worker share for n_jobs=2
     results = Parallel(n_jobs=2)(delayed(_tensorflow_threads)() for _ in range(2))
@@ -67,6 +71,7 @@ def test_joblib_workers_cap_tensorflow_threads():
 
 
 @linux_only
+@names_pool_threads
 def test_sknet_num_threads_sizes_tensorflows_pools():
     code = "import test_parallel; print(test_parallel._tensorflow_threads()[0])"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(__file__)] + sys.path), SKNET_NUM_THREADS="3")
