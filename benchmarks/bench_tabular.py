@@ -216,8 +216,8 @@ def target_rows(summary, datasets, infos, seeds):
     fits = sum(summary[d, "sknet_raw"]["score"] is not None for d in datasets)
     ran = any(summary[d, "sknet_raw"]["error"] != "not run" for d in datasets)
     hgb_fits = sum(summary[d, "hgb"]["score"] is not None for d in datasets)
-    rows.append(("raw DataFrame, default parameters: fits and predicts", f"{fits}/{n} datasets",
-                 CONTENDERS["hgb"], f"{hgb_fits}/{n} datasets", f"{fits / hgb_fits:.3f}" if hgb_fits else "",
+    rows.append(("raw DataFrame, default parameters: fits and predicts", f"{fits}/{n} datasets" if ran else "not run",
+                 CONTENDERS["hgb"], f"{hgb_fits}/{n} datasets", f"{fits / hgb_fits:.3f}" if hgb_fits and ran else "",
                  ">= 1.0", ("yes" if fits == n else "NO") if ran else ""))
 
     def median_gap(contender):
