@@ -629,14 +629,32 @@ def _transformer_converter(scope, operator, container):
 # ----------------------------------------------------------------------------- registration
 
 
+def _float_output_parser(scope, model, inputs, custom_parsers=None):
+    """skl2onnx's parsing of a regressor or transformer, with its output declared in :func:`_float_type`'s type.
+
+    skl2onnx declares it in the type of the first input, which for a
+    DataFrame is its first column's (a string column: float32): a step after
+    it (``LogisticRegression`` after a ``NetTransformer``) would then be
+    built for float32 while the output is float64.
+    """
+    from skl2onnx._parse import _get_sklearn_operator_name
+
+    operator = scope.declare_local_operator(_get_sklearn_operator_name(type(model)), model)
+    operator.inputs = inputs
+    out_type = DoubleTensorType if any(isinstance(v.type, DoubleTensorType) for v in inputs) else FloatTensorType
+    operator.outputs.append(scope.declare_local_variable("variable", out_type()))
+    return operator.outputs
+
+
 def register():
     """Register sknet's converters with skl2onnx (done on ``import sknet.onnx``; calling again is harmless)."""
     update_registered_converter(NetClassifier, "SknetNetClassifier", _classifier_shape, _classifier_converter,
                                 options=_CLASSIFIER_OPTIONS)
-    update_registered_converter(NetRegressor, "SknetNetRegressor",
-                                _float_output_shape(lambda est: est.n_outputs_), _regressor_converter)
+    update_registered_converter(NetRegressor, "SknetNetRegressor", _float_output_shape(lambda est: est.n_outputs_),
+                                _regressor_converter, parser=_float_output_parser)
     update_registered_converter(NetTransformer, "SknetNetTransformer",
-                                _float_output_shape(lambda est: est._n_features_out), _transformer_converter)
+                                _float_output_shape(lambda est: est._n_features_out), _transformer_converter,
+                                parser=_float_output_parser)
 
 
 register()

@@ -372,6 +372,24 @@ def test_raw_frame_classifier_one_input_per_column(frame_classifier, zipmap):
     np.testing.assert_allclose(zipmapped_proba(outputs, zipmap), clf.predict_proba(test), atol=ATOL)
 
 
+def test_raw_frame_transformer_feeds_a_next_step():
+    """NetTransformer -> LogisticRegression on a frame: the next step is built for the transformer's float64 output
+    (skl2onnx would declare it in the first column's type, a string: float32)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from sknet import NetTransformer
+
+    df, score = table()
+    y = np.where(score > 0.5, "buy", "skip")
+    pipe = make_pipeline(NetTransformer(epochs=2, random_state=0), LogisticRegression()).fit(df, y)
+    onx = sknet.onnx.to_onnx(pipe, df[:1], options={"zipmap": False})
+    sess = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    test = unseen_and_missing(df)
+    label, proba = sess.run(None, frame_feeds(sess, test))
+    np.testing.assert_array_equal(label, pipe.predict(test))
+    np.testing.assert_allclose(proba, pipe.predict_proba(test), atol=ATOL)
+
+
 def test_raw_frame_float32_column_and_polars(frame_classifier):
     """A float32 column gets a float input; a polars frame converts as its pandas twin."""
     df, clf = frame_classifier
