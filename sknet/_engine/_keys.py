@@ -151,7 +151,9 @@ _HELD = (keras.initializers.Initializer, keras.regularizers.Regularizer, keras.c
 
 def is_function(value):
     """Whether ``value`` is function-like (what :func:`_callable` tokenizes)."""
-    return isinstance(value, _FUNCTION_TYPES) or isinstance(value, tf.types.experimental.PolymorphicFunction)
+    # A tf.function: its class has ``python_function`` (an isinstance check against TensorFlow's
+    # protocol class would cost a protocol walk per attribute of every layer of every fit).
+    return isinstance(value, _FUNCTION_TYPES) or hasattr(type(value), "python_function")
 
 
 def value_token(value, seen=None):
