@@ -443,6 +443,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         return _tabular.TableEmbedding(
             len(encoder.numeric_), len(encoder.indicators_), encoder.n_levels_,
             numeric_embedding=self.numeric_embedding, seed=seed, name="sknet_table", bin_edges=encoder.quantiles_,
+            n_bins=encoder.quantiles_.shape[1] - 1,
             dtype=_params.make_policy(self.dtype_policy),
         )
 

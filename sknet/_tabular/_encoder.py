@@ -47,6 +47,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         Which columns are categorical, as in ``HistGradientBoostingClassifier``.
     min_frequency : int, default=2
         A level seen fewer times in ``fit`` goes to the unknown bucket.
+    n_bins : int, default=16
+        Bins of the piecewise-linear numeric embedding (``quantiles_``).
 
     Attributes
     ----------
@@ -64,14 +66,15 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         Positions into ``numeric_`` of the columns with a missing-value indicator.
     categories_ : list of list of str
         The levels of each categorical column (code ``k + 2`` for level ``k``).
-    quantiles_ : ndarray of shape (len(numeric_), 17)
-        The 0, 1/16, ..., 1 quantiles of each scaled numeric column: the bin
-        edges of the piecewise-linear numeric embedding.
+    quantiles_ : ndarray of shape (len(numeric_), n_bins + 1)
+        The 0, 1/n_bins, ..., 1 quantiles of each scaled numeric column: the
+        bin edges of the piecewise-linear numeric embedding.
     """
 
-    def __init__(self, categorical_features="from_dtype", min_frequency=2):
+    def __init__(self, categorical_features="from_dtype", min_frequency=2, n_bins=N_BINS):
         self.categorical_features = categorical_features
         self.min_frequency = min_frequency
+        self.n_bins = n_bins
 
     def fit(self, X, y=None):
         """Learn the column roles, medians, scales and levels of ``X``.
@@ -103,12 +106,12 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             center, scale = _robust_scale(values[~missing])
             centers.append(center)
             scales.append(scale)
-            quantiles.append(np.quantile((values[~missing] - center) / scale, np.linspace(0, 1, N_BINS + 1)))
+            quantiles.append(np.quantile((values[~missing] - center) / scale, np.linspace(0, 1, self.n_bins + 1)))
             if missing.any():
                 self.indicators_.append(k)
         self.center_ = np.array(centers, dtype="float64")
         self.scale_ = np.array(scales, dtype="float64")
-        self.quantiles_ = np.array(quantiles, dtype="float64").reshape(len(self.numeric_), N_BINS + 1)
+        self.quantiles_ = np.array(quantiles, dtype="float64").reshape(len(self.numeric_), self.n_bins + 1)
         self.categories_ = []
         for i in self.categorical_:
             series = frame.iloc[:, i]
