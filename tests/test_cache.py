@@ -169,3 +169,23 @@ def test_a_loss_instance_trains_with_its_state_outside_its_config():
         reg = NetRegressor(loss=_Quantile(q), epochs=30, random_state=0, scale_target=False).fit(X, y)
         below[q] = float((y < reg.predict(X)).mean())
     assert below[0.1] < 0.25 and below[0.9] > 0.75, below
+
+
+def test_cross_validation_folds_and_learning_rates_still_share_one_trace(iris):
+    """The stricter keys keep the speed-up: clones of one estimator (fresh layer copies, another
+    learning rate) compute the same function and reuse one trainer and one predictor."""
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = iris
+    _engine.clear_caches()
+    net = NetClassifier([Dense(8, activation=_scaled_relu_for_cache(1.0))], epochs=1, random_state=0,
+                        metrics=["accuracy"])
+    GridSearchCV(net, {"optimizer__learning_rate": [1e-3, 1e-2]}, cv=3).fit(X, y)
+    assert len(_engine._TRAINERS) == 1 and len(_engine._PREDICTORS) == 1
+
+
+def _scaled_relu_for_cache(scale):
+    def activation(x):
+        return keras.ops.relu(x) * scale
+
+    return activation
