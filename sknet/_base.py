@@ -40,10 +40,10 @@ from .exceptions import TrainingInterruptedWarning
 
 _MAX_SEED = np.iinfo(np.int32).max
 
-# Losses that standardizing the target leaves meaningful (their minimiser moves with the target's
-# location and scale); others (Poisson, MSLE, MAPE, KL...) need y as it is.
-_STANDARDIZABLE_LOSSES = (keras.losses.MeanSquaredError, keras.losses.MeanAbsoluteError, keras.losses.Huber,
-                          keras.losses.LogCosh)
+# Losses that standardizing the target leaves meaningful: their minimiser moves with the target's location
+# and scale, and they have no parameter in the target's units. Others need y as it is: Poisson, MSLE, MAPE
+# and KL read its values; Huber's delta and log-cosh's bend are in its units.
+_STANDARDIZABLE_LOSSES = (keras.losses.MeanSquaredError, keras.losses.MeanAbsoluteError)
 
 
 @dataclass

@@ -52,10 +52,11 @@ class NetRegressor(RegressorMixin, BaseNet):
         a target in the hundreds of thousands (a price) then trains as well
         as one around 1. ``"auto"`` standardizes when the output block is
         linear and the loss (the estimator's, or what a callable or
-        ``Sequential`` spec compiled) is the default or one whose minimiser moves with
-        the target's location and scale (mean squared or absolute error,
-        Huber, log-cosh); an output activation such as ``sigmoid`` and losses
-        such as Poisson keep ``y`` as it is. ``True`` always standardizes,
+        ``Sequential`` spec compiled) is the default, mean squared error or
+        mean absolute error (their minimiser moves with the target's location
+        and scale); an output activation such as ``sigmoid``, losses that read
+        the target's values (Poisson, MAPE...) and losses with a parameter in
+        its units (Huber's ``delta``) keep ``y`` as it is. ``True`` always standardizes,
         ``False`` never. When standardized, the ``loss`` and metrics in
         ``history_`` are computed on the standardized target, and ``model_``
         outputs standardized values (``predict`` and the ONNX export apply

@@ -182,7 +182,7 @@ def test_random_state_none_draws_from_numpys_global_generator(iris):
 def test_default_epochs_and_batch_size(iris):
     X, y = iris
     clf = NetClassifier(random_state=0)
-    assert (clf.epochs, clf.batch_size) == (100, 32)
+    assert (clf.epochs, clf.batch_size) == (100, "auto")  # "auto": 32 for an array (sknet._tabular.resolve)
     clf.fit(X, y)
     assert clf.n_iter_ == 100 and clf.history_.n_epochs == 100
     assert int(clf.model_.optimizer.iterations) == 100 * 5  # 150 rows in batches of 32: 5 steps per epoch

@@ -350,6 +350,7 @@ def test_scaled_target_learns_a_large_target_that_the_raw_one_does_not():
     ({}, True),
     ({"loss": "mae"}, True),
     ({"loss": "mape"}, False),
+    ({"loss": keras.losses.Huber(delta=0.1)}, False),  # delta is in the target's units
     ({"layers": [Dense(1, activation="sigmoid")]}, False),
     ({"layers": [Dense(1, activation="sigmoid")], "scale_target": True}, True),
     ({"scale_target": False}, False),
