@@ -56,7 +56,7 @@ class NetClassifier(ClassifierMixin, BaseNet):
         Number of passes over the training data.
     batch_size : int or "auto", default="auto"
         Samples per gradient step. ``"auto"``: 32 for an array; for a table
-        (a DataFrame), ``n_rows / 64`` rounded to a power of two in [32, 512].
+        (a DataFrame), ``n_rows / 64`` rounded to a power of two in [32, 128].
     validation_split : float or "auto", default="auto"
         Fraction of the training data held out (stratified, drawn with
         ``random_state``; the rows keep their weights) to report ``val_*``

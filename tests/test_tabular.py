@@ -192,7 +192,7 @@ def test_table_defaults_early_stopping_on_a_validation_fifth():
 
 
 def test_table_batch_size_grows_with_rows():
-    assert [table_batch_size(n) for n in (100, 1176, 8000, 40000, 10**6)] == [32, 32, 128, 512, 512]
+    assert [table_batch_size(n) for n in (100, 1176, 8000, 40000, 10**6)] == [32, 32, 128, 128, 128]
 
 
 def test_explicit_parameters_win_over_the_table_recipe():

@@ -13,8 +13,10 @@ al. 2024; see docs/guide/tables.md for the measurements behind it):
   classifiers), with the best epoch's weights restored: neither paper trains
   a fixed number of epochs without looking at held-out rows;
 * a batch size that grows with the data, ``n_rows / 64`` rounded to a power
-  of two between 32 and 512: small tables get enough steps per epoch, large
-  ones epochs that do not take long.
+  of two between 32 and 128: small tables get enough steps per epoch, larger
+  ones shorter epochs. The cap is measured: on the 53,940-row diamonds table
+  (one seed), batches of 512, 256 and 128 reached R2 0.9855, 0.9874 and 0.9892
+  before early stopping (and 64 with patience 16, 0.9895 in 1.4 times the time).
 
 Each ``"auto"`` resolves only when it is ``"auto"``: a value the user sets is
 used as given, for tables and arrays alike.
@@ -29,7 +31,7 @@ TABLE_DEPTH = 3
 TABLE_DROPOUT = 0.1
 TABLE_VALIDATION_SPLIT = 0.2
 ARRAY_BATCH_SIZE = 32
-MIN_BATCH_SIZE, MAX_BATCH_SIZE, ROWS_PER_BATCH = 32, 512, 64
+MIN_BATCH_SIZE, MAX_BATCH_SIZE, ROWS_PER_BATCH = 32, 128, 64
 
 
 def default_layers():
@@ -42,7 +44,7 @@ def default_layers():
 
 
 def table_batch_size(n_rows):
-    """``n_rows / 64`` rounded to a power of two, within [32, 512]."""
+    """``n_rows / 64`` rounded to a power of two, within [32, 128]."""
     power = round(math.log2(max(n_rows, 1) / ROWS_PER_BATCH)) if n_rows > 0 else 0
     return int(min(MAX_BATCH_SIZE, max(MIN_BATCH_SIZE, 2**power)))
 
