@@ -33,7 +33,7 @@ TITLES = {
     "bench_tabular": "### Tables (real data, default parameters",
 }
 # Benchmarks whose table the README does not show yet (the lead adds it with the tables work of issue #24).
-README_PENDING = {"bench_tabular"}
+README_PENDING = set()
 # Every row each benchmark prints: (benchmark regex, peer, target[, PEAK][, EACH]); target rows carry a verdict, PEAK
 # rows (those that time training) a "peak %" cell where the table has that column; an EACH row repeats (one or more
 # rows in a row, e.g. one per dataset).
