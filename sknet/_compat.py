@@ -27,6 +27,7 @@ what                                          used for                    versio
 ``clone_model(input_tensors=)``             networks on sparse input    Keras >= 3.7
   on sparse ``KerasTensor`` inputs
 ``Model.export(input_signature=)``           ONNX export                 Keras >= 3.8
+``Model._compile_config.config``            a compiled spec's metrics   Keras >= 3.0
 ``Model.export(opset_version=)``             ONNX opsets below 15        Keras >= 3.12 (ignored
                                                                           before: checked at the
                                                                           call)
@@ -97,3 +98,13 @@ def check_version(package, minimum, feature, error=ValueError):
     if installed < Version(minimum):
         raise error(f"{feature} needs {package} >= {minimum}; this environment has {package} {installed}. "
                     f'Upgrade it: pip install "{package}>={minimum}"')
+
+
+def compile_config(model):
+    """The arguments ``model.compile`` was given (``{}`` if none are known).
+
+    Keras keeps them in the private ``Model._compile_config`` (a serializable
+    wrapper whose ``config`` holds the objects as given); the public
+    ``model.metrics`` lists compiled metrics only after the model has trained.
+    """
+    return getattr(getattr(model, "_compile_config", None), "config", None) or {}

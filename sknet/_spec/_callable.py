@@ -13,6 +13,7 @@ import inspect
 
 import keras
 
+from .._compat import compile_config
 from ._heads import output_activation
 
 
@@ -50,12 +51,12 @@ def compiled_settings(model, name="the build callable"):
     The values are the objects given to ``model.compile`` (a name, a function,
     a ``keras.losses.Loss``...): templates sknet builds this fit's own from.
     The metrics are read from the compile config Keras keeps
-    (``Model._compile_config``, private; Keras 3.0 to 3.15 at least): the
+    (:func:`sknet._compat.compile_config`, private; Keras 3.0 to 3.15 at least): the
     public ``model.metrics`` lists them only after the model has been trained.
     """
     if not getattr(model, "compiled", False):
         return None
-    config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
+    config = compile_config(model)
     loss = _single(model.loss, "loss", name) if model.loss is not None else None
     metrics = config.get("metrics")
     if metrics is not None:
