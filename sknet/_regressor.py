@@ -31,9 +31,11 @@ class NetRegressor(RegressorMixin, BaseNet):
         ``fn(y_true, y_pred)`` returns per-sample losses.
     metrics : list or None, default=None
     epochs : int, default=100
-    batch_size : int, default=32
-    validation_split : float, default=0.0
-    early_stopping : bool, default=False
+    batch_size : int or "auto", default="auto"
+    validation_split : float or "auto", default="auto"
+    early_stopping : bool or "auto", default="auto"
+        ``"auto"``: as before tables for an array (32, 0.0, off); the table
+        recipe for a table (see :class:`NetClassifier`).
     patience : int, default=10
     callbacks : list of keras.callbacks.Callback or None, default=None
     warm_start : bool, default=False
